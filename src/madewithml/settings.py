@@ -1,0 +1,16 @@
+"""Project settings: configuration loading and the hooks that own Ray and MLflow.
+
+See https://docs.kedro.org/en/stable/configure/configuration_basics/.
+"""
+
+from kedro.config import OmegaConfigLoader
+from omegaconf.resolvers import oc
+
+CONFIG_LOADER_CLASS = OmegaConfigLoader
+CONFIG_LOADER_ARGS = {
+    "base_env": "base",
+    "default_run_env": "local",
+    # `${oc.env:NAME,default}` in the catalog and parameters: MADEWITHML_DATA_DIR points the raw
+    # datasets at a local folder (see conf/base/catalog.yml).
+    "custom_resolvers": {"oc.env": oc.env},
+}
