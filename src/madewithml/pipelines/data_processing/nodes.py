@@ -1,0 +1,80 @@
+"""Nodes of the data_processing pipeline: pure functions from tables to tables."""
+
+from __future__ import annotations
+
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from madewithml.schemas import validate_raw_projects
+from madewithml.text_cleaning import project_text
+from madewithml.tokenization import tokenize_frame
+
+
+def validate_projects(raw: pd.DataFrame) -> pd.DataFrame:
+    """Check the raw table against the schema; the error names failing columns and row ids."""
+    return validate_raw_projects(raw, name="raw projects table")
+
+
+def map_tags(projects: pd.DataFrame, accepted_tags: list[str], other_tag: str) -> pd.DataFrame:
+    """Replace every tag outside `accepted_tags` with `other_tag`."""
+    mapped = projects.copy()
+    mapped["tag"] = mapped["tag"].where(mapped["tag"].isin(accepted_tags), other_tag)
+    return mapped
+
+
+def add_clean_text(projects: pd.DataFrame, remove_stopwords: bool) -> pd.DataFrame:
+    """Add the model's input column `text`: cleaned title + description."""
+    cleaned = projects.copy()
+    cleaned["text"] = project_text(cleaned["title"], cleaned["description"], remove_stopwords)
+    return cleaned
+
+
+def split_train_val(
+    projects: pd.DataFrame, test_size: float, seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Stratified split: each tag is split on its own, so every tag is in both parts.
+
+    Splitting tag by tag (as the seed does with Ray Data) rounds each class's validation share
+    up, which gives 610 / 154 rows on dataset.csv.
+    """
+    train_parts, val_parts = [], []
+    for _, group in projects.groupby("tag", sort=True):
+        train, val = train_test_split(group, test_size=test_size, shuffle=True, random_state=seed)
+        train_parts.append(train)
+        val_parts.append(val)
+    train = pd.concat(train_parts).sample(frac=1.0, random_state=seed).reset_index(drop=True)
+    val = pd.concat(val_parts).sample(frac=1.0, random_state=seed).reset_index(drop=True)
+    return train, val
+
+
+def encode_labels(
+    projects: pd.DataFrame, accepted_tags: list[str], other_tag: str
+) -> dict[str, int]:
+    """`class_to_index`: every tag the model predicts, sorted, to its class index.
+
+    The classes come from the parameters, not from whatever the data holds, so the model's head
+    never changes size silently; a class with no training row is an error.
+    """
+    classes = sorted({*accepted_tags, other_tag})
+    missing = [tag for tag in classes if not (projects["tag"] == tag).any()]
+    if missing:
+        raise ValueError(f"column 'tag' has no rows for the class(es) {missing}")
+    return {tag: index for index, tag in enumerate(classes)}
+
+
+def tokenize_projects(
+    projects: pd.DataFrame, class_to_index: dict[str, int], encoder: str, max_length: int
+) -> pd.DataFrame:
+    """Model inputs: `input_ids`, `attention_mask` (padded to the longest row) and `target`."""
+    unknown = sorted(set(projects["tag"]) - set(class_to_index))
+    if unknown:
+        raise ValueError(f"column 'tag' has values outside class_to_index: {unknown}")
+    input_ids, attention_mask = tokenize_frame(projects["text"], encoder, max_length)
+    return pd.DataFrame(
+        {
+            "id": projects["id"].to_numpy(),
+            "input_ids": input_ids,
+            "attention_mask": attention_mask,
+            "target": projects["tag"].map(class_to_index).astype("int64").to_numpy(),
+        }
+    )

@@ -1,0 +1,116 @@
+import pandas as pd
+import pytest
+
+from madewithml.pipelines.data_processing.nodes import (
+    add_clean_text,
+    encode_labels,
+    map_tags,
+    split_train_val,
+    tokenize_projects,
+    validate_projects,
+)
+from madewithml.schemas import DataValidationError
+
+ACCEPTED = ["computer-vision", "mlops", "natural-language-processing"]
+ENCODER = "packaged:all-MiniLM-L6-v2"
+
+
+@pytest.fixture
+def tagged(raw_projects):
+    return add_clean_text(map_tags(raw_projects, ACCEPTED, "other"), remove_stopwords=True)
+
+
+def test_validate_projects_returns_the_valid_table(raw_projects):
+    pd.testing.assert_frame_equal(validate_projects(raw_projects), raw_projects)
+
+
+def test_validate_projects_names_the_failing_column(raw_projects):
+    with pytest.raises(DataValidationError, match="missing column 'tag'"):
+        validate_projects(raw_projects.drop(columns="tag"))
+
+
+def test_map_tags_sends_unaccepted_tags_to_other(raw_projects):
+    mapped = map_tags(raw_projects, ACCEPTED, "other")
+    assert set(mapped["tag"]) == {*ACCEPTED, "other"}
+    was_other = ~raw_projects["tag"].isin(ACCEPTED)
+    assert (mapped.loc[was_other, "tag"] == "other").all()
+    assert (mapped.loc[~was_other, "tag"] == raw_projects.loc[~was_other, "tag"]).all()
+    assert "other" not in set(raw_projects["tag"])  # the input is not modified
+
+
+def test_add_clean_text_adds_a_cleaned_column(raw_projects):
+    first = add_clean_text(raw_projects, remove_stopwords=True).iloc[0]
+    assert (
+        first["text"]
+        == "project 0 image image segmentation convolutional networks example number 0"
+    )
+    with_stopwords = add_clean_text(raw_projects, remove_stopwords=False).iloc[0]["text"]
+    assert "with" in with_stopwords.split()
+    assert "text" not in raw_projects.columns
+
+
+def test_split_is_stratified_and_disjoint(tagged):
+    train, val = split_train_val(tagged, test_size=0.2, seed=1234)
+    assert len(train) + len(val) == len(tagged)
+    assert set(train["id"]).isdisjoint(val["id"])
+    for tag, count in tagged["tag"].value_counts().items():
+        assert (val["tag"] == tag).sum() == -(-count * 2 // 10)  # ceil(0.2 * count) per tag
+
+
+def test_split_is_reproducible_for_a_seed_and_changes_with_it(tagged):
+    first, _ = split_train_val(tagged, 0.2, seed=7)
+    again, _ = split_train_val(tagged, 0.2, seed=7)
+    other, _ = split_train_val(tagged, 0.2, seed=8)
+    assert first["id"].tolist() == again["id"].tolist()
+    assert first["id"].tolist() != other["id"].tolist()
+
+
+def test_encode_labels_is_sorted_over_every_class(tagged):
+    assert encode_labels(tagged, ACCEPTED, "other") == {
+        "computer-vision": 0,
+        "mlops": 1,
+        "natural-language-processing": 2,
+        "other": 3,
+    }
+
+
+def test_encode_labels_refuses_a_class_without_rows(tagged):
+    with pytest.raises(ValueError, match=r"no rows for the class\(es\) \['mlops'\]"):
+        encode_labels(tagged[tagged["tag"] != "mlops"], ACCEPTED, "other")
+
+
+def test_tokenize_projects_gives_padded_ids_masks_and_targets(tagged):
+    class_to_index = encode_labels(tagged, ACCEPTED, "other")
+    inputs = tokenize_projects(tagged, class_to_index, ENCODER, max_length=128)
+    assert list(inputs.columns) == ["id", "input_ids", "attention_mask", "target"]
+    lengths = {len(ids) for ids in inputs["input_ids"]}
+    assert len(lengths) == 1  # padded to the longest row
+    first_ids, first_mask = list(inputs["input_ids"][0]), list(inputs["attention_mask"][0])
+    assert first_ids[0] == 101 and 102 in first_ids  # [CLS] ... [SEP] of the MiniLM vocabulary
+    assert sum(first_mask) == first_ids.index(102) + 1
+    assert inputs["target"].tolist() == tagged["tag"].map(class_to_index).tolist()
+
+
+def test_tokenize_projects_truncates_to_max_length(tagged):
+    inputs = tokenize_projects(tagged, encode_labels(tagged, ACCEPTED, "other"), ENCODER, 5)
+    assert {len(ids) for ids in inputs["input_ids"]} == {5}
+
+
+def test_tokenize_projects_refuses_unknown_tags(tagged):
+    with pytest.raises(ValueError, match="column 'tag' has values outside class_to_index"):
+        tokenize_projects(tagged, {"mlops": 0}, ENCODER, 16)
+
+
+@pytest.mark.real_data
+def test_split_of_the_real_dataset_matches_the_seed(real_data):
+    raw = pd.read_csv(real_data / "dataset.csv")
+    projects = add_clean_text(map_tags(validate_projects(raw), ACCEPTED, "other"), True)
+    train, val = split_train_val(projects, test_size=0.2, seed=1234)
+    assert (len(train), len(val)) == (610, 154)
+    assert set(train["tag"]) == set(val["tag"]) == {*ACCEPTED, "other"}
+    assert val["tag"].value_counts().to_dict() == {
+        "natural-language-processing": 62,
+        "computer-vision": 57,
+        "other": 22,
+        "mlops": 13,
+    }

@@ -1,0 +1,77 @@
+"""`kedro` on the command line, as a user runs it, on the real data and on broken copies of it."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from kedro_project import copy_project, kedro, squashed, written_files
+
+pytestmark = pytest.mark.real_data
+
+
+def test_registry_lists_the_pipelines(tmp_path, real_data):
+    result = kedro(copy_project(tmp_path), "registry", "list", data_dir=real_data)
+    assert result.returncode == 0, result.stderr
+    assert "__default__" in result.stdout
+    assert "data_processing" in result.stdout
+
+
+def test_data_processing_writes_model_inputs_and_class_to_index(tmp_path, real_data):
+    project = copy_project(tmp_path)
+    result = kedro(project, "run", "--pipeline=data_processing", data_dir=real_data)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    train = pd.read_parquet(project / "data/05_model_input/train_model_input.parquet")
+    val = pd.read_parquet(project / "data/05_model_input/val_model_input.parquet")
+    assert (len(train), len(val)) == (610, 154)
+    assert set(train["target"]) == set(val["target"]) == {0, 1, 2, 3}
+    class_to_index = json.loads((project / "data/06_models/class_to_index.json").read_text())
+    assert class_to_index == {
+        "computer-vision": 0,
+        "mlops": 1,
+        "natural-language-processing": 2,
+        "other": 3,
+    }
+
+
+@pytest.mark.parametrize(
+    ("breakage", "expected"),
+    [
+        ("missing_column", "missing column 'description'"),
+        ("duplicated_id", "column 'id' has duplicated values (rows with id 6)"),
+        ("empty_title", "column 'title' has missing values (rows with id 7)"),
+    ],
+)
+def test_broken_raw_csv_fails_naming_the_problem_and_writes_nothing(
+    tmp_path, real_data, breakage, expected
+):
+    raw = pd.read_csv(real_data / "dataset.csv")
+    if breakage == "missing_column":
+        raw = raw.drop(columns="description")
+    elif breakage == "duplicated_id":
+        raw.loc[1, "id"] = raw.loc[0, "id"]  # ids 6 and 7 are the first two rows
+    else:
+        raw.loc[1, "title"] = ""
+    bad_dir = tmp_path / "bad_data"
+    bad_dir.mkdir()
+    raw.to_csv(bad_dir / "dataset.csv", index=False)
+    (bad_dir / "holdout.csv").write_bytes((real_data / "holdout.csv").read_bytes())
+
+    project = copy_project(tmp_path / "project")
+    result = kedro(project, "run", "--pipeline=data_processing", data_dir=bad_dir)
+    assert result.returncode != 0
+    assert squashed(expected) in squashed(result.stdout + result.stderr)
+    assert written_files(project) == []
+
+
+def test_unreadable_data_location_names_it_and_the_setting(tmp_path, real_data):
+    project = copy_project(tmp_path)
+    missing = tmp_path / "nowhere"
+    result = kedro(project, "run", "--pipeline=data_processing", data_dir=missing)
+    output = squashed(result.stdout + result.stderr)
+    assert result.returncode != 0
+    assert squashed(f"Could not read raw data from '{missing}/dataset.csv'") in output
+    assert "MADEWITHML_DATA_DIR" in output
+    assert written_files(project) == []
