@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
+from factories import PROJECT_ROOT, make_raw_projects
 from kedro.framework.startup import bootstrap_project
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # Where CI and the tests look for the real CSVs; MADEWITHML_DATA_DIR wins when it is a folder.
 DEFAULT_REAL_DATA = PROJECT_ROOT.parent / "shared" / "data" / "madewithml"
 
@@ -45,30 +46,44 @@ def real_data() -> Path:
     return folder
 
 
-def make_raw_projects(rows_per_tag: int = 6) -> pd.DataFrame:
-    """A small raw table in the upstream format, with a tag outside the accepted set."""
-    topics = {
-        "computer-vision": "image segmentation with convolutional networks",
-        "natural-language-processing": "transformer language model for text",
-        "mlops": "model monitoring and deployment pipeline",
-        "reinforcement-learning": "agent learns policy from rewards",
-        "graph-learning": "graph neural network for node classification",
-    }
-    rows = []
-    for tag, topic in topics.items():
-        for i in range(rows_per_tag):
-            rows.append(
-                {
-                    "id": len(rows) + 1,
-                    "created_on": f"2020-03-{i + 1:02d} 10:00:00",
-                    "title": f"Project {len(rows)}: {topic.split()[0].title()}",
-                    "description": f"A {topic} example number {i}, see https://example.com/{i}.",
-                    "tag": tag,
-                }
-            )
-    return pd.DataFrame(rows)
-
-
 @pytest.fixture
 def raw_projects() -> pd.DataFrame:
     return make_raw_projects()
+
+
+@pytest.fixture(scope="session")
+def tiny_encoder(tmp_path_factory) -> Path:
+    """A randomly initialised 2-layer BERT (hidden 32) with the MiniLM tokenizer, as a folder.
+
+    Trains in a fraction of a second per step, so tests exercise the real code paths fast.
+    """
+    from transformers import AutoTokenizer, BertConfig, BertModel  # noqa: PLC0415
+
+    from madewithml.encoder import PACKAGED_ENCODER, resolve_encoder  # noqa: PLC0415
+
+    folder = tmp_path_factory.mktemp("tiny_encoder")
+    tokenizer = AutoTokenizer.from_pretrained(resolve_encoder(PACKAGED_ENCODER))
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+    )
+    torch.manual_seed(0)
+    BertModel(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def ray_session():
+    """One local Ray for the whole test session (2 CPUs, as on the target laptop)."""
+    import ray  # noqa: PLC0415
+
+    if not ray.is_initialized():
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=True, logging_level="ERROR")
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    yield ray
+    ray.shutdown()

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import PROJECT_ROOT
+from factories import PROJECT_ROOT
 
 KEDRO = str(Path(sys.executable).with_name("kedro"))
 DATA_LAYERS = [
@@ -45,11 +45,16 @@ def written_files(project: Path) -> list[str]:
 
 
 def kedro(
-    project: Path, *args: str, data_dir: Path, timeout: float = 600
+    project: Path,
+    *args: str,
+    data_dir: Path,
+    timeout: float = 600,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess:
     """`kedro ARGS` in `project`, reading raw data from `data_dir`, tracking into the copy."""
     env = {
         **os.environ,
+        **(env or {}),
         "MADEWITHML_DATA_DIR": str(data_dir),
         "MLFLOW_TRACKING_URI": f"sqlite:///{project / 'mlflow.db'}",
         "KEDRO_DISABLE_TELEMETRY": "true",

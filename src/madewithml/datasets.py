@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+import uuid
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pandas as pd
-from kedro.io.core import PROTOCOL_DELIMITER, DatasetError
+from kedro.io.core import PROTOCOL_DELIMITER, AbstractDataset, DatasetError
 from kedro_datasets.pandas import CSVDataset
 
 
@@ -43,3 +47,100 @@ class RawCSVDataset(CSVDataset):
 
     def _describe(self) -> dict[str, Any]:
         return {**super()._describe(), "setting": self._setting}
+
+
+class _FolderDataset(AbstractDataset):
+    """A dataset stored as a local folder, replaced atomically on save.
+
+    The new content is written next to the old one and swapped in by renames, so a crash mid-save
+    leaves the previous version intact and never a half-written folder. `_filepath` is what
+    kedro-mlflow reads to log the folder as an artifact.
+    """
+
+    def __init__(self, *, filepath: str, metadata: dict[str, Any] | None = None) -> None:
+        self._filepath = PurePosixPath(filepath)
+        self.metadata = metadata
+
+    def _write(self, data: Any, folder: Path) -> None:
+        raise NotImplementedError
+
+    def _read(self, folder: Path) -> Any:
+        raise NotImplementedError
+
+    def load(self) -> Any:
+        folder = Path(self._filepath)
+        if not folder.is_dir():
+            raise DatasetError(f"no saved folder at '{folder}': run the pipeline that writes it")
+        return self._read(folder)
+
+    def save(self, data: Any) -> None:
+        target = Path(self._filepath)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        try:
+            self._write(data, staging)
+            if target.exists():
+                retired = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
+                target.rename(retired)
+                staging.rename(target)
+                shutil.rmtree(retired, ignore_errors=True)
+            else:
+                staging.rename(target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def _exists(self) -> bool:
+        return Path(self._filepath).is_dir()
+
+    def _describe(self) -> dict[str, Any]:
+        return {"filepath": str(self._filepath)}
+
+
+class TagClassifierDataset(_FolderDataset):
+    """A `madewithml.model.TagClassifier` as safetensors weights plus a JSON config."""
+
+    def _write(self, data: Any, folder: Path) -> None:
+        data.save(folder)
+
+    def _read(self, folder: Path) -> Any:
+        from madewithml.model import TagClassifier  # noqa: PLC0415 - torch only when used
+
+        return TagClassifier.load(folder)
+
+
+class TokenizerDataset(_FolderDataset):
+    """A Hugging Face tokenizer, saved with `save_pretrained` and read with `AutoTokenizer`."""
+
+    def _write(self, data: Any, folder: Path) -> None:
+        data.save_pretrained(folder)
+
+    def _read(self, folder: Path) -> Any:
+        from transformers import AutoTokenizer  # noqa: PLC0415 - transformers only when used
+
+        return AutoTokenizer.from_pretrained(folder)
+
+
+class MlflowRunDataset(AbstractDataset):
+    """Read-only: where the active MLflow run is, for code that runs outside this process.
+
+    Loads ``{"tracking_uri": ..., "run_id": ...}`` for the run kedro-mlflow opened for this
+    `kedro run`, or ``{}`` when no run is active (tracking disabled, or a plain runner in tests).
+    Ray's processes use it to log into that run.
+    """
+
+    def __init__(self, metadata: dict[str, Any] | None = None) -> None:
+        self.metadata = metadata
+
+    def load(self) -> dict[str, str]:
+        import mlflow  # noqa: PLC0415 - mlflow only when used
+
+        run = mlflow.active_run()
+        if run is None:
+            return {}
+        return {"tracking_uri": mlflow.get_tracking_uri(), "run_id": run.info.run_id}
+
+    def save(self, data: dict[str, str]) -> None:
+        raise DatasetError("MlflowRunDataset is read-only")
+
+    def _describe(self) -> dict[str, Any]:
+        return {}

@@ -1,9 +1,77 @@
-"""Project pipelines."""
+"""Project pipelines.
+
+`training` and `__default__` are kedro-mlflow `PipelineML` objects: when they run, kedro-mlflow
+logs the inference pipeline, with the model, tokenizer and class_to_index it needs, as one MLflow
+pyfunc model and registers it. The upstream data_processing nodes are part of their training side
+because kedro-mlflow only logs the model for a `PipelineML` run on its own: one combined with
+another pipeline (`a + b`, `--pipelines=a,b`) becomes a plain `Pipeline` (kedro-mlflow #690).
+"""
 
 from __future__ import annotations
 
-from kedro.framework.project import find_pipelines
+import os
+from importlib.metadata import requires
+from pathlib import Path
+
+from kedro.framework.project import find_pipelines, settings
 from kedro.pipeline import Pipeline
+from kedro.utils import find_kedro_project
+from kedro_mlflow.pipeline import pipeline_ml_factory
+from mlflow.models import ModelSignature
+from mlflow.types import ColSpec, Schema
+
+import madewithml
+from madewithml.pipelines import data_processing, inference
+from madewithml.pipelines import training as training_pipeline
+
+# The packages the pyfunc model needs at serving time, with this project's pins.
+_SERVING_PACKAGES = {
+    "kedro",
+    "kedro-datasets",
+    "kedro-mlflow",
+    "mlflow",
+    "pandas",
+    "pandera",
+    "scikit-learn",
+    "torch",
+    "transformers",
+}
+
+
+def _model_registry() -> dict:
+    """`model_registry` of the project's parameters, read as `kedro run` reads them."""
+    project = find_kedro_project(Path.cwd())
+    if project is None:
+        raise RuntimeError(f"no Kedro project at or above {Path.cwd()}")
+    loader = settings.CONFIG_LOADER_CLASS(
+        conf_source=str(Path(project) / settings.CONF_SOURCE),
+        env=os.environ.get("KEDRO_ENV"),
+        **settings.CONFIG_LOADER_ARGS,
+    )
+    return loader["parameters"]["model_registry"]
+
+
+def _pip_requirements() -> list[str]:
+    pins = [req.split(";")[0].strip() for req in requires("madewithml") or []]
+    return sorted(pin for pin in pins if pin.split("[")[0].split("=")[0] in _SERVING_PACKAGES)
+
+
+def _with_model_logging(training: Pipeline, inference: Pipeline) -> Pipeline:
+    signature = ModelSignature(
+        inputs=Schema([ColSpec("string", "title"), ColSpec("string", "description")])
+    )
+    return pipeline_ml_factory(
+        training=training,
+        inference=inference,
+        input_name="projects_to_predict",
+        log_model_kwargs={
+            "name": "model",
+            "registered_model_name": _model_registry()["name"],
+            "signature": signature,
+            "code_paths": [str(Path(madewithml.__file__).parent)],
+            "pip_requirements": _pip_requirements(),
+        },
+    )
 
 
 def register_pipelines() -> dict[str, Pipeline]:
@@ -12,6 +80,13 @@ def register_pipelines() -> dict[str, Pipeline]:
     Returns:
         A mapping from pipeline names to ``Pipeline`` objects.
     """
+    # find_pipelines registers every folder of pipelines/ (kedro 1.7 imports only the ones a
+    # `kedro run --pipelines` asks for); the composed pipelines below are built from them directly.
     pipelines = find_pipelines(raise_errors=True)
-    pipelines["__default__"] = sum(pipelines.values())
+    training = _with_model_logging(
+        data_processing.create_pipeline() + training_pipeline.create_pipeline(),
+        inference.create_pipeline(),
+    )
+    pipelines["training"] = training
+    pipelines["__default__"] = training
     return pipelines

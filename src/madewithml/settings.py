@@ -6,6 +6,10 @@ See https://docs.kedro.org/en/stable/configure/configuration_basics/.
 from kedro.config import OmegaConfigLoader
 from omegaconf.resolvers import oc
 
+from madewithml.hooks import RayHook
+
+HOOKS = (RayHook(),)
+
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
@@ -13,4 +17,8 @@ CONFIG_LOADER_ARGS = {
     # `${oc.env:NAME,default}` in the catalog and parameters: MADEWITHML_DATA_DIR points the raw
     # datasets at a local folder (see conf/base/catalog.yml).
     "custom_resolvers": {"oc.env": oc.env},
+    "config_patterns": {"ray": ["ray*", "ray/**"]},
+    # conf/local/parameters*.yml may override single keys (e.g. training.num_epochs) without
+    # restating the whole `training` block.
+    "merge_strategy": {"parameters": "soft", "ray": "soft"},
 }

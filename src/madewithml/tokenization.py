@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-import pandas as pd
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from madewithml.encoder import resolve_encoder
@@ -22,11 +21,3 @@ def tokenize(texts: list[str], tokenizer: PreTrainedTokenizerBase, max_length: i
         texts, padding="longest", truncation=True, max_length=max_length, return_tensors="np"
     )
     return {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"]}
-
-
-def tokenize_frame(
-    texts: pd.Series, encoder: str, max_length: int
-) -> tuple[list[list[int]], list[list[int]]]:
-    """Tokenize a column of cleaned texts; one list of ids and one mask per row."""
-    encoded = tokenize(texts.tolist(), load_tokenizer(encoder), max_length)
-    return encoded["input_ids"].tolist(), encoded["attention_mask"].tolist()

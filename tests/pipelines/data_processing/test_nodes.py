@@ -5,11 +5,14 @@ from madewithml.pipelines.data_processing.nodes import (
     add_clean_text,
     encode_labels,
     map_tags,
+    prepare_tokenizer,
     split_train_val,
     tokenize_projects,
+    tokenize_texts,
     validate_projects,
 )
 from madewithml.schemas import DataValidationError
+from madewithml.tokenization import load_tokenizer
 
 ACCEPTED = ["computer-vision", "mlops", "natural-language-processing"]
 ENCODER = "packaged:all-MiniLM-L6-v2"
@@ -79,9 +82,26 @@ def test_encode_labels_refuses_a_class_without_rows(tagged):
         encode_labels(tagged[tagged["tag"] != "mlops"], ACCEPTED, "other")
 
 
-def test_tokenize_projects_gives_padded_ids_masks_and_targets(tagged):
+@pytest.fixture
+def tokenizer():
+    return load_tokenizer(ENCODER)
+
+
+def test_prepare_tokenizer_loads_the_encoders_tokenizer(tagged):
+    tokenizer = prepare_tokenizer(ENCODER, tagged, max_length=128)
+    assert tokenizer("hello")["input_ids"] == [101, 7592, 102]
+
+
+def test_prepare_tokenizer_warns_about_truncation(tagged, caplog):
+    prepare_tokenizer(ENCODER, tagged, max_length=4)
+    assert (
+        f"{len(tagged)} of {len(tagged)} texts are longer than encoder.max_length=4" in caplog.text
+    )
+
+
+def test_tokenize_projects_gives_padded_ids_masks_and_targets(tagged, tokenizer):
     class_to_index = encode_labels(tagged, ACCEPTED, "other")
-    inputs = tokenize_projects(tagged, class_to_index, ENCODER, max_length=128)
+    inputs = tokenize_projects(tagged, tokenizer, 128, class_to_index)
     assert list(inputs.columns) == ["id", "input_ids", "attention_mask", "target"]
     lengths = {len(ids) for ids in inputs["input_ids"]}
     assert len(lengths) == 1  # padded to the longest row
@@ -89,16 +109,23 @@ def test_tokenize_projects_gives_padded_ids_masks_and_targets(tagged):
     assert first_ids[0] == 101 and 102 in first_ids  # [CLS] ... [SEP] of the MiniLM vocabulary
     assert sum(first_mask) == first_ids.index(102) + 1
     assert inputs["target"].tolist() == tagged["tag"].map(class_to_index).tolist()
+    assert inputs["id"].tolist() == tagged["id"].tolist()
 
 
-def test_tokenize_projects_truncates_to_max_length(tagged):
-    inputs = tokenize_projects(tagged, encode_labels(tagged, ACCEPTED, "other"), ENCODER, 5)
+def test_tokenize_texts_needs_no_tag(tagged, tokenizer):
+    inputs = tokenize_texts(tagged[["text"]], tokenizer, 128)
+    assert list(inputs.columns) == ["input_ids", "attention_mask"]
+    assert len(inputs) == len(tagged)
+
+
+def test_tokenize_projects_truncates_to_max_length(tagged, tokenizer):
+    inputs = tokenize_projects(tagged, tokenizer, 5, encode_labels(tagged, ACCEPTED, "other"))
     assert {len(ids) for ids in inputs["input_ids"]} == {5}
 
 
-def test_tokenize_projects_refuses_unknown_tags(tagged):
+def test_tokenize_projects_refuses_unknown_tags(tagged, tokenizer):
     with pytest.raises(ValueError, match="column 'tag' has values outside class_to_index"):
-        tokenize_projects(tagged, {"mlops": 0}, ENCODER, 16)
+        tokenize_projects(tagged, tokenizer, 16, {"mlops": 0})
 
 
 @pytest.mark.real_data

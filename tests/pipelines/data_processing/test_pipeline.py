@@ -21,7 +21,7 @@ PARAMS = {
     "params:encoder.name": "packaged:all-MiniLM-L6-v2",
     "params:encoder.max_length": 128,
 }
-OUTPUTS = ["projects", "train_projects", "val_projects", "class_to_index"]
+OUTPUTS = ["projects", "train_projects", "val_projects", "class_to_index", "tokenizer"]
 MODEL_INPUTS = ["train_model_input", "val_model_input"]
 
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+
 import pandas as pd
 from sklearn.model_selection import train_test_split
+from transformers import PreTrainedTokenizerBase
 
 from madewithml.schemas import validate_raw_projects
 from madewithml.text_cleaning import project_text
-from madewithml.tokenization import tokenize_frame
+from madewithml.tokenization import load_tokenizer, tokenize
+
+logger = logging.getLogger(__name__)
 
 
 def validate_projects(raw: pd.DataFrame) -> pd.DataFrame:
@@ -62,19 +67,51 @@ def encode_labels(
     return {tag: index for index, tag in enumerate(classes)}
 
 
-def tokenize_projects(
-    projects: pd.DataFrame, class_to_index: dict[str, int], encoder: str, max_length: int
+def prepare_tokenizer(
+    encoder: str, projects: pd.DataFrame, max_length: int
+) -> PreTrainedTokenizerBase:
+    """The configured encoder's tokenizer, kept with the model so inference needs no hub.
+
+    Warns when `max_length` truncates some of `projects`' texts.
+    """
+    tokenizer = load_tokenizer(encoder)
+    lengths = [len(ids) for ids in tokenizer(projects["text"].tolist())["input_ids"]]
+    truncated = sum(length > max_length for length in lengths)
+    if truncated:
+        logger.warning(
+            "%d of %d texts are longer than encoder.max_length=%d tokens and get truncated",
+            truncated,
+            len(lengths),
+            max_length,
+        )
+    return tokenizer
+
+
+def tokenize_texts(
+    projects: pd.DataFrame, tokenizer: PreTrainedTokenizerBase, max_length: int
 ) -> pd.DataFrame:
-    """Model inputs: `input_ids`, `attention_mask` (padded to the longest row) and `target`."""
+    """Model inputs `input_ids` and `attention_mask` (padded to the longest row) of `text`."""
+    encoded = tokenize(projects["text"].tolist(), tokenizer, max_length)
+    return pd.DataFrame(
+        {
+            "input_ids": list(encoded["input_ids"]),
+            "attention_mask": list(encoded["attention_mask"]),
+        },
+        index=projects.index,
+    )
+
+
+def tokenize_projects(
+    projects: pd.DataFrame,
+    tokenizer: PreTrainedTokenizerBase,
+    max_length: int,
+    class_to_index: dict[str, int],
+) -> pd.DataFrame:
+    """Training inputs: `id`, `input_ids`, `attention_mask` and the class index `target`."""
     unknown = sorted(set(projects["tag"]) - set(class_to_index))
     if unknown:
         raise ValueError(f"column 'tag' has values outside class_to_index: {unknown}")
-    input_ids, attention_mask = tokenize_frame(projects["text"], encoder, max_length)
-    return pd.DataFrame(
-        {
-            "id": projects["id"].to_numpy(),
-            "input_ids": input_ids,
-            "attention_mask": attention_mask,
-            "target": projects["tag"].map(class_to_index).astype("int64").to_numpy(),
-        }
-    )
+    inputs = tokenize_texts(projects, tokenizer, max_length)
+    inputs.insert(0, "id", projects["id"].to_numpy())
+    inputs["target"] = projects["tag"].map(class_to_index).astype("int64").to_numpy()
+    return inputs.reset_index(drop=True)

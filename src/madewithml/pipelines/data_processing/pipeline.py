@@ -6,6 +6,7 @@ from .nodes import (
     add_clean_text,
     encode_labels,
     map_tags,
+    prepare_tokenizer,
     split_train_val,
     tokenize_projects,
     validate_projects,
@@ -15,7 +16,7 @@ from .nodes import (
 def create_pipeline(**kwargs) -> Pipeline:
     """Build the data_processing pipeline."""
     params = "params:data_processing"
-    tokenizer_params = ["params:encoder.name", "params:encoder.max_length"]
+    tokenizer = ["tokenizer", "params:encoder.max_length"]
     return pipeline(
         [
             node(validate_projects, "dataset", "validated_projects", name="validate_projects"),
@@ -44,14 +45,20 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="encode_labels",
             ),
             node(
+                prepare_tokenizer,
+                ["params:encoder.name", "projects", "params:encoder.max_length"],
+                "tokenizer",
+                name="prepare_tokenizer",
+            ),
+            node(
                 tokenize_projects,
-                ["train_projects", "class_to_index", *tokenizer_params],
+                ["train_projects", *tokenizer, "class_to_index"],
                 "train_model_input",
                 name="tokenize_train",
             ),
             node(
                 tokenize_projects,
-                ["val_projects", "class_to_index", *tokenizer_params],
+                ["val_projects", *tokenizer, "class_to_index"],
                 "val_model_input",
                 name="tokenize_val",
             ),

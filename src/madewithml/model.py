@@ -1,0 +1,113 @@
+"""The model: a transformer encoder, dropout and a linear head over the pooled output.
+
+Saved as ``model.safetensors`` (weights only) and ``model_config.json`` (the arguments and the
+encoder's architecture), so a checkpoint loads without the original encoder folder and without
+unpickling anything.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+from transformers import AutoConfig, AutoModel
+
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "model_config.json"
+POOLINGS = ("mean", "cls", "pooler")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything needed to rebuild the architecture (not the weights)."""
+
+    num_classes: int
+    dropout_p: float = 0.5
+    pooling: str = "mean"
+    encoder_config: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {POOLINGS}, not {self.pooling!r}")
+        if not 0 <= self.dropout_p < 1:
+            raise ValueError(f"dropout_p must be in [0, 1), not {self.dropout_p}")
+        if self.num_classes < 2:
+            raise ValueError(f"num_classes must be at least 2, not {self.num_classes}")
+
+
+class TagClassifier(nn.Module):
+    """Encoder → pooling (mean over tokens, [CLS], or BERT's pooler) → dropout → linear."""
+
+    def __init__(self, config: ModelConfig, encoder: nn.Module | None = None) -> None:
+        super().__init__()
+        self.config = config
+        if encoder is None:
+            encoder_config = AutoConfig.for_model(**config.encoder_config)
+            encoder = AutoModel.from_config(
+                encoder_config, add_pooling_layer=config.pooling == "pooler"
+            )
+        self.encoder = encoder
+        self.dropout = nn.Dropout(config.dropout_p)
+        self.head = nn.Linear(encoder.config.hidden_size, config.num_classes)
+
+    @classmethod
+    def from_encoder(
+        cls, encoder_path: str, num_classes: int, dropout_p: float, pooling: str
+    ) -> TagClassifier:
+        """A new classifier on top of pretrained encoder weights (a local folder or hub id)."""
+        encoder = AutoModel.from_pretrained(encoder_path, add_pooling_layer=pooling == "pooler")
+        config = ModelConfig(
+            num_classes=num_classes,
+            dropout_p=dropout_p,
+            pooling=pooling,
+            encoder_config=json.loads(encoder.config.to_json_string()),  # as saved
+        )
+        return cls(config, encoder)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Class logits, shape (batch, num_classes)."""
+        output = self.encoder(input_ids=input_ids, attention_mask=attention_mask)
+        if self.config.pooling == "pooler":
+            pooled = output.pooler_output
+        elif self.config.pooling == "cls":
+            pooled = output.last_hidden_state[:, 0]
+        else:
+            mask = attention_mask.unsqueeze(-1).to(output.last_hidden_state.dtype)
+            summed = (output.last_hidden_state * mask).sum(dim=1)
+            pooled = summed / mask.sum(dim=1).clamp(min=1.0)
+        return self.head(self.dropout(pooled))
+
+    @torch.inference_mode()
+    def predict_proba(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> np.ndarray:
+        """Class probabilities, shape (batch, num_classes); the model is put in eval mode."""
+        self.eval()
+        return torch.softmax(self(input_ids, attention_mask), dim=-1).cpu().numpy()
+
+    def predict(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> np.ndarray:
+        """The index of the most likely class for each row."""
+        return self.predict_proba(input_ids, attention_mask).argmax(axis=-1)
+
+    def save(self, folder: str | Path) -> None:
+        """Write the weights (safetensors) and the config (JSON) into `folder`."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        state = {
+            name: tensor.detach().cpu().contiguous() for name, tensor in self.state_dict().items()
+        }
+        save_file(state, folder / WEIGHTS_FILE)
+        (folder / CONFIG_FILE).write_text(json.dumps(asdict(self.config), indent=2))
+
+    @classmethod
+    def load(cls, folder: str | Path, device: str = "cpu") -> TagClassifier:
+        """Rebuild from `save`'s files: JSON and tensors only, nothing is unpickled."""
+        folder = Path(folder)
+        config = ModelConfig(**json.loads((folder / CONFIG_FILE).read_text()))
+        model = cls(config)
+        model.load_state_dict(load_file(folder / WEIGHTS_FILE, device=device))
+        return model.to(device).eval()

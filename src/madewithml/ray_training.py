@@ -1,0 +1,116 @@
+"""Ray Train jobs: a `TorchTrainer` over the train loop, built from the training parameters.
+
+Shared by the training pipeline and by every Tune trial, so both run the same loop the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import ray.data
+import ray.train
+from ray.train.torch import TorchTrainer
+
+from madewithml.model import TagClassifier
+from madewithml.train_loop import HISTORY_FILE, train_loop_per_worker
+
+MODEL_INPUT_COLUMNS = ["input_ids", "attention_mask", "target"]
+HYPERPARAMETERS = [
+    "seed",
+    "num_epochs",
+    "batch_size",
+    "lr",
+    "weight_decay",
+    "lr_factor",
+    "lr_patience",
+    "dropout_p",
+    "pooling",
+    "shuffle_buffer_size",
+]
+
+
+def storage_uri(path: str) -> str:
+    """Ray needs an absolute path or a URI: a relative path is taken from the project root."""
+    if "://" in path:
+        return path
+    return str(Path(path).expanduser().resolve())
+
+
+def train_loop_config(training: dict[str, Any], encoder_path: str, num_classes: int) -> dict:
+    """What every worker's `train_loop_per_worker` receives."""
+    missing = [name for name in HYPERPARAMETERS if name not in training]
+    if missing:
+        raise ValueError(f"training parameters are missing {missing}")
+    config = {name: training[name] for name in HYPERPARAMETERS}
+    return {**config, "encoder_path": encoder_path, "num_classes": num_classes}
+
+
+def build_trainer(
+    train: pd.DataFrame,
+    val: pd.DataFrame,
+    *,
+    loop_config: dict[str, Any],
+    ray_train: dict[str, Any],
+    name: str,
+    callbacks: list | None = None,
+) -> TorchTrainer:
+    """A `TorchTrainer` whose scaling, checkpoints and failure handling come from `ray_train`.
+
+    `ray_train` is `training.ray_train` of the parameters: `scaling` (num_workers, use_gpu,
+    resources_per_worker), `storage_path`, `checkpoints_to_keep`, `max_failures`.
+    """
+    scaling = ray_train["scaling"]
+    datasets = {
+        "train": ray.data.from_pandas(train[MODEL_INPUT_COLUMNS]),
+        "val": ray.data.from_pandas(val[MODEL_INPUT_COLUMNS]),
+    }
+    return TorchTrainer(
+        train_loop_per_worker,
+        train_loop_config=loop_config,
+        datasets=datasets,
+        scaling_config=ray.train.ScalingConfig(
+            num_workers=scaling["num_workers"],
+            use_gpu=scaling["use_gpu"],
+            resources_per_worker=scaling.get("resources_per_worker"),
+        ),
+        run_config=ray.train.RunConfig(
+            name=name,
+            storage_path=storage_uri(ray_train["storage_path"]),
+            checkpoint_config=ray.train.CheckpointConfig(
+                num_to_keep=ray_train["checkpoints_to_keep"],
+                checkpoint_score_attribute="val_loss",
+                checkpoint_score_order="min",
+            ),
+            failure_config=ray.train.FailureConfig(max_failures=ray_train["max_failures"]),
+            callbacks=callbacks or [],
+        ),
+    )
+
+
+def run_name(prefix: str = "train") -> str:
+    """A fresh Ray Train run name: Ray Train V2 resumes a run whose name exists in storage."""
+    return f"{prefix}_{time.strftime('%Y%m%d-%H%M%S')}_{time.time_ns() % 1_000_000:06d}"
+
+
+def best_model(result: ray.train.Result) -> TagClassifier:
+    """The model of the checkpoint with the lowest validation loss."""
+    if result.error is not None:
+        raise result.error
+    best = result.get_best_checkpoint(metric="val_loss", mode="min")
+    if best is None:
+        raise RuntimeError(f"Ray Train run {result.path} reported no checkpoint")
+    with best.as_directory() as folder:
+        return TagClassifier.load(folder)
+
+
+def metric_history(result: ray.train.Result) -> pd.DataFrame:
+    """One row per epoch: epoch, lr, train_loss, val_loss, val_f1."""
+    history = result.return_value
+    if history is None and result.checkpoint is not None:
+        with result.checkpoint.as_directory() as folder:
+            history = json.loads((Path(folder) / HISTORY_FILE).read_text())
+    return pd.DataFrame(history or [])

@@ -1,0 +1,146 @@
+"""`kedro run --pipeline=training` and `kedro run` end to end on a tiny model: what lands in MLflow.
+
+The tiny encoder and 60 synthetic projects keep this fast; the real data and encoder are covered by
+the benchmark (benchmarks/training.py) and the evaluation tests.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from factories import make_raw_projects
+from kedro_project import copy_project, kedro
+from mlflow.tracking import MlflowClient
+
+TAGS = ["computer-vision", "mlops", "natural-language-processing", "other"]
+MODEL_NAME = "madewithml-tagger"
+
+
+@pytest.fixture(scope="module")
+def trained_project(tmp_path_factory, tiny_encoder, ray_session):
+    """A project copy in which `kedro run --pipeline=training` and then `kedro run` ran."""
+    root = tmp_path_factory.mktemp("training_project")
+    data_dir = root / "raw"
+    data_dir.mkdir()
+    make_raw_projects(12).to_csv(data_dir / "dataset.csv", index=False)
+    make_raw_projects(3).to_csv(data_dir / "holdout.csv", index=False)
+    project = copy_project(root / "project")
+    (project / "conf/local/parameters_test.yml").write_text(
+        textwrap.dedent(
+            f"""\
+            encoder:
+              name: {tiny_encoder}
+              max_length: 32
+            training:
+              num_epochs: 2
+              batch_size: 8
+              lr: 3.0e-3
+              ray_train:
+                scaling:
+                  resources_per_worker: {{CPU: 1}}
+            """
+        )
+    )
+    # Join the test session's Ray instead of starting another one.
+    env = {"RAY_ADDRESS": ray_session.get_runtime_context().gcs_address}
+    results = {
+        name: kedro(project, "run", *args, data_dir=data_dir, env=env)
+        for name, args in [("training", ["--pipeline=training"]), ("__default__", [])]
+    }
+    return project, results
+
+
+@pytest.fixture(scope="module")
+def client(trained_project):
+    project, _ = trained_project
+    return MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
+
+
+def _runs(client):
+    experiment = client.get_experiment_by_name("madewithml")
+    return client.search_runs([experiment.experiment_id], order_by=["attributes.start_time ASC"])
+
+
+def test_both_runs_succeed(trained_project):
+    _, results = trained_project
+    for name, result in results.items():
+        assert result.returncode == 0, f"{name}:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+
+
+def test_progress_is_printed_per_epoch(trained_project):
+    _, results = trained_project
+    output = results["training"].stdout + results["training"].stderr
+    assert "epoch 1/2" in output and "epoch 2/2" in output
+    assert "val_f1" in output
+
+
+def test_the_run_holds_parameters_metric_history_and_artifacts(trained_project, client):
+    runs = _runs(client)
+    assert len(runs) == 2
+    run = runs[0]
+    assert run.data.params["training.num_epochs"] == "2"
+    assert run.data.params["training.lr"] == "0.003"
+    assert run.data.params["data_processing.remove_stopwords"] == "True"
+    for name in ["train_loss", "val_loss", "val_f1", "lr"]:
+        history = client.get_metric_history(run.info.run_id, name)
+        assert [m.step for m in history] == [0, 1], name
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {"checkpoint", "class_to_index.json"} <= artifacts
+    checkpoint = {a.path for a in client.list_artifacts(run.info.run_id, "checkpoint")}
+    assert any(path.endswith("model.safetensors") for path in _walk(client, run, "checkpoint"))
+    assert checkpoint
+
+
+def _walk(client, run, path):
+    for item in client.list_artifacts(run.info.run_id, path):
+        if item.is_dir:
+            yield from _walk(client, run, item.path)
+        else:
+            yield item.path
+
+
+def test_each_training_pipeline_registers_a_model_version(trained_project, client):
+    runs = _runs(client)
+    versions = sorted(client.search_model_versions(f"name='{MODEL_NAME}'"), key=lambda v: v.version)
+    assert [v.run_id for v in versions] == [r.info.run_id for r in runs]
+
+
+PREDICT = """
+import json, sys
+import mlflow, pandas as pd
+mlflow.set_tracking_uri(sys.argv[1])
+model = mlflow.pyfunc.load_model(sys.argv[2])
+frame = pd.DataFrame({
+    "title": ["Transformers for text", "YOLO object detection", "Kubeflow pipelines"],
+    "description": ["A language model.", "Real-time images.", "Deploying models."],
+})
+print(json.dumps(model.predict(frame).to_dict(orient="list")))
+"""
+
+
+def test_registered_pyfunc_model_predicts_raw_text_in_a_fresh_process(trained_project):
+    project, _ = trained_project
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            PREDICT,
+            f"sqlite:///{project / 'mlflow.db'}",
+            f"models:/{MODEL_NAME}/1",
+        ],
+        cwd=project.parent,  # not the project: the model must carry its own code
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    predictions = json.loads(result.stdout.strip().splitlines()[-1])
+    assert list(predictions) == ["prediction", *TAGS]
+    assert set(predictions["prediction"]) <= set(TAGS)
+    for row in range(3):
+        assert sum(predictions[tag][row] for tag in TAGS) == pytest.approx(1.0, abs=1e-5)

@@ -1,0 +1,70 @@
+import json
+
+import pytest
+import torch
+
+from madewithml.model import CONFIG_FILE, WEIGHTS_FILE, ModelConfig, TagClassifier
+
+
+@pytest.fixture(params=["mean", "cls", "pooler"])
+def model(request, tiny_encoder) -> TagClassifier:
+    torch.manual_seed(0)
+    return TagClassifier.from_encoder(str(tiny_encoder), 4, 0.5, request.param)
+
+
+@pytest.fixture
+def batch():
+    input_ids = torch.tensor([[101, 2023, 2003, 102, 0], [101, 7592, 102, 0, 0]])
+    return input_ids, (input_ids != 0).long()
+
+
+def test_logits_and_probabilities(model, batch):
+    model.eval()
+    assert model(*batch).shape == (2, 4)
+    probabilities = model.predict_proba(*batch)
+    assert probabilities.shape == (2, 4)
+    assert probabilities.sum(axis=1) == pytest.approx([1.0, 1.0], abs=1e-6)
+    assert model.predict(*batch).tolist() == probabilities.argmax(axis=1).tolist()
+
+
+def test_mean_pooling_ignores_padding(tiny_encoder):
+    model = TagClassifier.from_encoder(str(tiny_encoder), 4, 0.0, "mean").eval()
+    ids = torch.tensor([[101, 2023, 102]])
+    padded = torch.tensor([[101, 2023, 102, 0, 0]])
+    short = model.predict_proba(ids, torch.ones_like(ids))
+    long = model.predict_proba(padded, (padded != 0).long())
+    assert short == pytest.approx(long, abs=1e-5)
+
+
+def test_save_then_load_gives_identical_outputs(model, batch, tmp_path):
+    model.save(tmp_path)
+    loaded = TagClassifier.load(tmp_path)
+    assert loaded.config == model.config
+    assert (loaded.predict_proba(*batch) == model.predict_proba(*batch)).all()
+
+
+def test_checkpoint_is_weights_and_json_only(model, tmp_path):
+    model.save(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([WEIGHTS_FILE, CONFIG_FILE])
+    assert json.loads((tmp_path / CONFIG_FILE).read_text())["num_classes"] == 4
+    assert (tmp_path / WEIGHTS_FILE).read_bytes()[8:9] == b"{"  # safetensors: JSON header
+
+
+def test_load_needs_no_encoder_folder(model, batch, tmp_path):
+    # The encoder's architecture travels in model_config.json: no hub, no original folder.
+    model.save(tmp_path / "model")
+    loaded = TagClassifier.load(tmp_path / "model")
+    assert loaded.encoder.config.hidden_size == 32
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"num_classes": 1}, "num_classes"),
+        ({"num_classes": 4, "dropout_p": 1.0}, "dropout_p"),
+        ({"num_classes": 4, "pooling": "max"}, "pooling"),
+    ],
+)
+def test_bad_model_config_is_refused(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        ModelConfig(**kwargs)
