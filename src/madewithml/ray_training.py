@@ -72,6 +72,11 @@ def build_trainer(
         train_loop_per_worker,
         train_loop_config=loop_config,
         datasets=datasets,
+        # One worker reads the whole datasets directly; several get disjoint shards of the
+        # training data through Ray Data's streaming split (a coordinator actor per dataset).
+        dataset_config=ray.train.DataConfig(
+            datasets_to_split=["train"] if scaling["num_workers"] > 1 else []
+        ),
         scaling_config=ray.train.ScalingConfig(
             num_workers=scaling["num_workers"],
             use_gpu=scaling["use_gpu"],

@@ -16,6 +16,7 @@ import numpy as np
 import ray.train
 import ray.train.torch
 import torch
+import transformers
 from ray.data.collate_fn import NumpyBatchCollateFn
 from torch import nn
 
@@ -140,6 +141,8 @@ def train_loop_per_worker(config: dict[str, Any]) -> list[dict[str, float]]:
     set_seed(config["seed"])
     rank = ray.train.get_context().get_world_rank()
     progress = _progress_logger()
+    transformers.logging.set_verbosity_error()  # no weight-loading report per worker
+    transformers.logging.disable_progress_bar()
     model = TagClassifier.from_encoder(
         config["encoder_path"], config["num_classes"], config["dropout_p"], config["pooling"]
     )
@@ -162,6 +165,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> list[dict[str, float]]:
     collate_fn = DynamicPaddingCollate()
     started = time.perf_counter()
     for epoch in range(len(history), num_epochs):
+        epoch_started = time.perf_counter()
         set_seed(config["seed"] + epoch)  # an epoch repeats exactly, also after a resume
         train_batches = train_shard.iter_torch_batches(
             batch_size=batch_size,
@@ -179,6 +183,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> list[dict[str, float]]:
             "train_loss": train_loss,
             "val_loss": val_loss,
             "val_f1": weighted_scores(y_true, y_pred)["f1"],
+            "epoch_s": time.perf_counter() - epoch_started,
         }
         history.append(metrics)
         with tempfile.TemporaryDirectory() as folder:

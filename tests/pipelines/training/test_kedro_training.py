@@ -84,7 +84,7 @@ def test_the_run_holds_parameters_metric_history_and_artifacts(trained_project, 
     run = runs[0]
     assert run.data.params["training.num_epochs"] == "2"
     assert run.data.params["training.lr"] == "0.003"
-    assert run.data.params["data_processing.remove_stopwords"] == "True"
+    assert run.data.params["data_processing.remove_stopwords"] == "False"
     for name in ["train_loss", "val_loss", "val_f1", "lr"]:
         history = client.get_metric_history(run.info.run_id, name)
         assert [m.step for m in history] == [0, 1], name

@@ -31,7 +31,7 @@ def test_train_model_learns_and_streams_metrics_to_mlflow(
 
     assert isinstance(model, TagClassifier)
     assert model.config.num_classes == len(class_to_index)
-    assert list(history.columns) == ["epoch", "lr", "train_loss", "val_loss", "val_f1"]
+    assert list(history.columns) == ["epoch", "lr", "train_loss", "val_loss", "val_f1", "epoch_s"]
     assert history["epoch"].tolist() == [0, 1, 2]
     assert history["train_loss"].iloc[-1] < history["train_loss"].iloc[0]
 
@@ -66,4 +66,15 @@ def test_same_seed_reproduces_the_metrics(ray_session, tiny_encoder, model_input
         train_model(train, val, class_to_index, str(tiny_encoder), training_params, {})[1]
         for _ in range(2)
     ]
-    pd.testing.assert_frame_equal(runs[0], runs[1])
+    pd.testing.assert_frame_equal(runs[0].drop(columns="epoch_s"), runs[1].drop(columns="epoch_s"))
+
+
+def test_two_data_parallel_workers(ray_session, tiny_encoder, model_inputs, training_params):
+    # The scale-out path, by configuration only: DDP over 2 workers, training data sharded.
+    train, val, class_to_index = model_inputs
+    training_params["num_epochs"] = 2
+    training_params["ray_train"]["scaling"]["num_workers"] = 2
+    model, history = train_model(train, val, class_to_index, str(tiny_encoder), training_params, {})
+    assert isinstance(model, TagClassifier)
+    assert history["epoch"].tolist() == [0, 1]
+    assert history["val_f1"].between(0, 1).all()

@@ -1,0 +1,74 @@
+"""The Ray hook: when it starts Ray, with what, and that it stops what it started."""
+
+import ray
+from kedro.pipeline import node, pipeline
+
+from madewithml.hooks import RayHook
+
+
+def _identity(x):
+    return x
+
+
+class _Context:
+    def __init__(self, config):
+        self.config_loader = {"ray": config}
+
+
+def _hook(config, monkeypatch, initialized=False):
+    calls = {"init": [], "shutdown": 0}
+    monkeypatch.setattr(ray, "is_initialized", lambda: initialized)
+    monkeypatch.setattr(ray, "init", lambda **kw: calls["init"].append(kw) or _Ray())
+    monkeypatch.setattr(
+        ray, "shutdown", lambda: calls.__setitem__("shutdown", calls["shutdown"] + 1)
+    )
+    hook = RayHook()
+    hook.after_context_created(_Context(config))
+    return hook, calls
+
+
+class _Ray:
+    dashboard_url = ""
+
+
+RAY_PIPELINE = pipeline([node(_identity, "a", "b", tags=["ray"])])
+PLAIN_PIPELINE = pipeline([node(_identity, "a", "b")])
+CONFIG = {"init": {"address": None, "num_cpus": 2, "include_dashboard": False}}
+
+
+def test_no_ray_for_pipelines_without_ray_nodes(monkeypatch):
+    hook, calls = _hook(CONFIG, monkeypatch)
+    hook.before_pipeline_run({}, PLAIN_PIPELINE)
+    hook.after_pipeline_run()
+    assert calls == {"init": [], "shutdown": 0}
+
+
+def test_local_ray_with_the_configured_arguments_then_shutdown(monkeypatch):
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    hook, calls = _hook(CONFIG, monkeypatch)
+    hook.before_pipeline_run({}, RAY_PIPELINE)
+    assert calls["init"] == [{"address": None, "num_cpus": 2, "include_dashboard": False}]
+    hook.after_pipeline_run()
+    hook.after_pipeline_run()  # a second call does nothing more
+    assert calls["shutdown"] == 1
+
+
+def test_ray_address_joins_a_cluster_without_local_resources(monkeypatch):
+    monkeypatch.setenv("RAY_ADDRESS", "ray://head:10001")
+    hook, calls = _hook(CONFIG, monkeypatch)
+    hook.before_pipeline_run({}, RAY_PIPELINE)
+    assert calls["init"] == [{"address": "ray://head:10001", "include_dashboard": False}]
+
+
+def test_ray_is_shut_down_when_the_pipeline_fails(monkeypatch):
+    hook, calls = _hook(CONFIG, monkeypatch)
+    hook.before_pipeline_run({}, RAY_PIPELINE)
+    hook.on_pipeline_error()
+    assert calls["shutdown"] == 1
+
+
+def test_a_running_ray_is_used_and_left_running(monkeypatch):
+    hook, calls = _hook(CONFIG, monkeypatch, initialized=True)
+    hook.before_pipeline_run({}, RAY_PIPELINE)
+    hook.after_pipeline_run()
+    assert calls == {"init": [], "shutdown": 0}
