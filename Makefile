@@ -18,7 +18,7 @@ PYTEST_ARGS ?=
 export KEDRO_DISABLE_TELEMETRY ?= true
 export RAY_AUTH_MODE ?= disabled
 
-.PHONY: install run test lint format benchmark-data clean
+.PHONY: install run test lint format mlflow-ui benchmark-data benchmark-training clean
 
 install: $(STAMP)
 
@@ -44,6 +44,13 @@ lint: install
 format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+mlflow-ui: install
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/kedro mlflow ui
+
+benchmark-training: install
+	$(BIN)/python benchmarks/training.py quality
+	$(BIN)/python benchmarks/training.py overhead --num-epochs 3
 
 benchmark-data: install
 	$(BIN)/python benchmarks/data_processing.py

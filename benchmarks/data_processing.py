@@ -16,7 +16,6 @@ import os
 import platform
 import re
 import resource
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -24,10 +23,10 @@ import time
 from pathlib import Path
 
 import pandas as pd
+from project_copy import copy_project, kedro_env
 
 ROOT = Path(__file__).resolve().parents[1]
 KEDRO = str(Path(sys.executable).with_name("kedro"))
-LAYERS = ["01_raw", "02_intermediate", "03_primary", "04_feature", "05_model_input", "06_models"]
 
 
 def replicate(raw: pd.DataFrame, times: int) -> pd.DataFrame:
@@ -48,19 +47,7 @@ def run_once(raw: pd.DataFrame, times: int, workdir: Path) -> dict:
     data_dir = workdir / "raw"
     data_dir.mkdir()
     replicate(raw, times).to_csv(data_dir / "dataset.csv", index=False)
-    shutil.copytree(ROOT / "conf" / "base", workdir / "conf" / "base")
-    (workdir / "conf" / "local").mkdir()
-    (workdir / "src").mkdir()
-    shutil.copy(ROOT / "pyproject.toml", workdir)
-    for layer in LAYERS:
-        (workdir / "data" / layer).mkdir(parents=True)
-    env = {
-        **os.environ,
-        "MADEWITHML_DATA_DIR": str(data_dir),
-        "MLFLOW_TRACKING_URI": f"sqlite:///{workdir / 'mlflow.db'}",
-        "KEDRO_DISABLE_TELEMETRY": "true",
-        "COLUMNS": "200",
-    }
+    env = kedro_env(copy_project(workdir), data_dir)
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     start = time.perf_counter()
     result = subprocess.run(

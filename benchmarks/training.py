@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -26,12 +25,11 @@ import time
 from pathlib import Path
 
 import pandas as pd
+from project_copy import copy_project, kedro_env
 
 ROOT = Path(__file__).resolve().parents[1]
 KEDRO = str(Path(sys.executable).with_name("kedro"))
 RESULTS = ROOT / "benchmarks" / "results"
-LAYERS = ["01_raw", "02_intermediate", "03_primary", "04_feature", "05_model_input", "06_models"]
-LAYERS += ["07_model_output", "08_reporting"]
 
 
 def _data_dir() -> Path:
@@ -41,24 +39,8 @@ def _data_dir() -> Path:
     return Path(folder).resolve()
 
 
-def _project_copy(workdir: Path) -> Path:
-    shutil.copytree(ROOT / "conf" / "base", workdir / "conf" / "base")
-    (workdir / "conf" / "local").mkdir()
-    (workdir / "src").mkdir()
-    shutil.copy(ROOT / "pyproject.toml", workdir)
-    for layer in LAYERS:
-        (workdir / "data" / layer).mkdir(parents=True)
-    return workdir
-
-
 def _kedro_training(project: Path, params: str) -> tuple[float, str]:
-    env = {
-        **os.environ,
-        "MADEWITHML_DATA_DIR": str(_data_dir()),  # absolute: kedro runs in the copy
-        "MLFLOW_TRACKING_URI": f"sqlite:///{project / 'mlflow.db'}",
-        "KEDRO_DISABLE_TELEMETRY": "true",
-        "RAY_AUTH_MODE": "disabled",
-    }
+    env = kedro_env(project, _data_dir())
     command = [KEDRO, "run", "--pipeline=training"] + ([f"--params={params}"] if params else [])
     started = time.perf_counter()
     result = subprocess.run(
@@ -93,7 +75,7 @@ def quality(args: argparse.Namespace) -> None:
     rows = []
     for seed in args.seeds:
         with tempfile.TemporaryDirectory() as workdir:
-            project = _project_copy(Path(workdir))
+            project = copy_project(Path(workdir))
             params = ",".join(filter(None, [f"training.seed={seed}", args.params]))
             wall, tracking_uri = _kedro_training(project, params)
             f1, run_id = _latest_model_f1(tracking_uri, holdout)
@@ -246,7 +228,7 @@ def overhead(args: argparse.Namespace) -> None:
 
     epochs = args.num_epochs or 3
     with tempfile.TemporaryDirectory() as workdir:
-        project = _project_copy(Path(workdir))
+        project = copy_project(Path(workdir))
         wall, _ = _kedro_training(project, f"training.num_epochs={epochs}")
         history = pd.read_csv(project / "data/08_reporting/training_history.csv")
     kedro_epochs = history["epoch_s"].tolist()

@@ -1,0 +1,43 @@
+"""A throw-away copy of the project for benchmark runs: its conf/base, empty data folders, and
+its own MLflow store; the code is the installed (editable) package."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+LAYERS = [
+    "01_raw",
+    "02_intermediate",
+    "03_primary",
+    "04_feature",
+    "05_model_input",
+    "06_models",
+    "07_model_output",
+    "08_reporting",
+]
+
+
+def copy_project(workdir: Path) -> Path:
+    """conf/base, pyproject.toml, an empty src/ and the data layers under `workdir`."""
+    shutil.copytree(ROOT / "conf" / "base", workdir / "conf" / "base")
+    (workdir / "conf" / "local").mkdir()
+    (workdir / "src").mkdir()
+    shutil.copy(ROOT / "pyproject.toml", workdir)
+    for layer in LAYERS:
+        (workdir / "data" / layer).mkdir(parents=True)
+    return workdir
+
+
+def kedro_env(project: Path, data_dir: Path) -> dict[str, str]:
+    """The environment of a `kedro` command in the copy: raw data, MLflow store, no telemetry."""
+    return {
+        **os.environ,
+        "MADEWITHML_DATA_DIR": str(data_dir.resolve()),
+        "MLFLOW_TRACKING_URI": f"sqlite:///{project / 'mlflow.db'}",
+        "KEDRO_DISABLE_TELEMETRY": "true",
+        "RAY_AUTH_MODE": "disabled",
+        "COLUMNS": "200",
+    }
