@@ -136,17 +136,26 @@ def _bare_loop(config: dict, train, val, class_to_index, on_epoch=None) -> list[
 
     from madewithml.encoder import resolve_encoder  # noqa: PLC0415
     from madewithml.model import TagClassifier  # noqa: PLC0415
-    from madewithml.train_loop import collate, eval_step, set_seed, train_step  # noqa: PLC0415
+    from madewithml.train_loop import (  # noqa: PLC0415
+        collate,
+        eval_step,
+        make_loss,
+        make_optimizer,
+        set_seed,
+        train_step,
+    )
 
     set_seed(config["seed"])
     model = TagClassifier.from_encoder(
         resolve_encoder(config["encoder"]), len(class_to_index), config["dropout_p"], "mean"
     )
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config["lr"], weight_decay=0.0)
+    optimizer = make_optimizer(
+        config["optimizer"], model.parameters(), config["lr"], config["weight_decay"]
+    )
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, factor=config["lr_factor"], patience=config["lr_patience"]
     )
-    loss_fn = torch.nn.CrossEntropyLoss()
+    loss_fn = make_loss(config["loss"], config["label_smoothing"])
     columns = ["input_ids", "attention_mask", "target"]
     arrays = {c: train[c].to_numpy() for c in columns}
     val_arrays = {c: val[c].to_numpy() for c in columns}

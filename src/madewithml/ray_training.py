@@ -16,13 +16,16 @@ import ray.train
 from ray.train.torch import TorchTrainer
 
 from madewithml.model import TagClassifier
-from madewithml.train_loop import HISTORY_FILE, train_loop_per_worker
+from madewithml.train_loop import HISTORY_FILE, OPTIMIZERS, make_loss, train_loop_per_worker
 
 MODEL_INPUT_COLUMNS = ["input_ids", "attention_mask", "target"]
 HYPERPARAMETERS = [
     "seed",
     "num_epochs",
     "batch_size",
+    "loss",
+    "label_smoothing",
+    "optimizer",
     "lr",
     "weight_decay",
     "lr_factor",
@@ -46,6 +49,11 @@ def train_loop_config(training: dict[str, Any], encoder_path: str, num_classes: 
     if missing:
         raise ValueError(f"training parameters are missing {missing}")
     config = {name: training[name] for name in HYPERPARAMETERS}
+    make_loss(config["loss"], config["label_smoothing"])  # fail here, not in a Ray worker
+    if config["optimizer"] not in OPTIMIZERS:
+        raise ValueError(
+            f"training.optimizer must be one of {sorted(OPTIMIZERS)}, not {config['optimizer']!r}"
+        )
     return {**config, "encoder_path": encoder_path, "num_classes": num_classes}
 
 

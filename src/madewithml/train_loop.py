@@ -42,6 +42,24 @@ class DynamicPaddingCollate(NumpyBatchCollateFn):
         return collate(batch)
 
 
+OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
+LOSSES = {"cross_entropy": nn.CrossEntropyLoss}
+
+
+def make_optimizer(name: str, parameters, lr: float, weight_decay: float) -> torch.optim.Optimizer:
+    """The optimizer named in the parameters (`adam`, `adamw` or `sgd`)."""
+    if name not in OPTIMIZERS:
+        raise ValueError(f"training.optimizer must be one of {sorted(OPTIMIZERS)}, not {name!r}")
+    return OPTIMIZERS[name](parameters, lr=lr, weight_decay=weight_decay)
+
+
+def make_loss(name: str, label_smoothing: float) -> nn.Module:
+    """The loss named in the parameters (`cross_entropy`, with optional label smoothing)."""
+    if name not in LOSSES:
+        raise ValueError(f"training.loss must be one of {sorted(LOSSES)}, not {name!r}")
+    return LOSSES[name](label_smoothing=label_smoothing)
+
+
 def to_tensors(input_ids: np.ndarray, attention_mask: np.ndarray) -> tuple[torch.Tensor, ...]:
     """Stack rows of ids and masks and cut the padding they all share (dynamic padding)."""
     ids = torch.tensor(np.stack(input_ids), dtype=torch.long)
@@ -147,9 +165,9 @@ def train_loop_per_worker(config: dict[str, Any]) -> list[dict[str, float]]:
         config["encoder_path"], config["num_classes"], config["dropout_p"], config["pooling"]
     )
     model = ray.train.torch.prepare_model(model)
-    loss_fn = nn.CrossEntropyLoss()
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config["lr"], weight_decay=config["weight_decay"]
+    loss_fn = make_loss(config["loss"], config["label_smoothing"])
+    optimizer = make_optimizer(
+        config["optimizer"], model.parameters(), config["lr"], config["weight_decay"]
     )
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, mode="min", factor=config["lr_factor"], patience=config["lr_patience"]

@@ -94,3 +94,25 @@ def test_same_seed_same_training(tiny_encoder):
         return train_step(_batches(_rows(16), 4), model, nn.CrossEntropyLoss(), optimizer)
 
     assert run() == run()
+
+
+def test_optimizer_and_loss_come_from_the_parameters():
+    from madewithml.train_loop import make_loss, make_optimizer  # noqa: PLC0415
+
+    params = nn.Linear(2, 2).parameters()
+    assert isinstance(make_optimizer("adam", params, 1e-3, 0.0), torch.optim.Adam)
+    assert make_loss("cross_entropy", 0.1).label_smoothing == 0.1
+    with pytest.raises(ValueError, match="training.optimizer must be one of"):
+        make_optimizer("lion", nn.Linear(2, 2).parameters(), 1e-3, 0.0)
+    with pytest.raises(ValueError, match="training.loss must be one of"):
+        make_loss("hinge", 0.0)
+
+
+def test_bad_training_parameters_fail_before_ray_starts_a_job(training_params):
+    from madewithml.ray_training import train_loop_config  # noqa: PLC0415
+
+    with pytest.raises(ValueError, match="training.optimizer"):
+        train_loop_config({**training_params, "optimizer": "lion"}, "enc", 4)
+    missing = {k: v for k, v in training_params.items() if k != "lr"}
+    with pytest.raises(ValueError, match=r"missing \['lr'\]"):
+        train_loop_config(missing, "enc", 4)
