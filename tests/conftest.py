@@ -29,6 +29,59 @@ def real_data_dir() -> Path | None:
     return None
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--model-uri",
+        default=None,
+        help="MLflow model URI for tests/model (e.g. models:/madewithml-tagger@champion); "
+        "without it the session trains the default model on the real data once",
+    )
+    parser.addoption(
+        "--tracking-uri",
+        default=None,
+        help="MLflow tracking URI for --model-uri (default: MLFLOW_TRACKING_URI, else the "
+        "project's sqlite:///mlflow.db)",
+    )
+
+
+@pytest.fixture(scope="session")
+def real_default_run(tmp_path_factory, real_data, ray_session) -> Path:
+    """A project copy in which `kedro run` (the default pipeline) ran once on the real data."""
+    from kedro_project import copy_project, kedro  # noqa: PLC0415
+
+    project = copy_project(tmp_path_factory.mktemp("real_default_run"))
+    env = {"RAY_ADDRESS": ray_session.get_runtime_context().gcs_address}
+    result = kedro(project, "run", data_dir=real_data, env=env, timeout=1200)
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
+    return project
+
+
+@pytest.fixture(scope="session")
+def trained_model(request):
+    """The pyfunc model under behavioural test: `--model-uri`, or the default one trained here."""
+    import json  # noqa: PLC0415
+
+    import mlflow  # noqa: PLC0415
+
+    uri = request.config.getoption("--model-uri")
+    if uri:
+        tracking = (
+            request.config.getoption("--tracking-uri")
+            or os.environ.get("MLFLOW_TRACKING_URI")
+            or f"sqlite:///{PROJECT_ROOT / 'mlflow.db'}"
+        )
+    else:
+        project = request.getfixturevalue("real_default_run")
+        tracking = f"sqlite:///{project / 'mlflow.db'}"
+        run_id = json.loads((project / "data/06_models/model_lineage.json").read_text())["run_id"]
+        uri = f"runs:/{run_id}/model"
+    mlflow.set_tracking_uri(tracking)
+    try:
+        yield mlflow.pyfunc.load_model(uri)
+    finally:
+        mlflow.set_tracking_uri(None)
+
+
 @pytest.fixture(scope="session")
 def project_root() -> Path:
     bootstrap_project(PROJECT_ROOT)

@@ -75,3 +75,20 @@ def test_unreadable_data_location_names_it_and_the_setting(tmp_path, real_data):
     assert squashed(f"Could not read raw data from '{missing}/dataset.csv'") in output
     assert "MADEWITHML_DATA_DIR" in output
     assert written_files(project) == []
+
+
+def test_default_run_trains_evaluates_and_reports_on_the_real_data(real_default_run):
+    report = json.loads((real_default_run / "data/08_reporting/evaluation.json").read_text())
+    assert report["overall"]["num_samples"] == 191  # the whole holdout
+    assert set(report["per_class"]) == {
+        "computer-vision",
+        "mlops",
+        "natural-language-processing",
+        "other",
+    }
+    assert {"nlp_llm", "short_text"} == set(report["slices"])
+    assert report["baseline"]["overall"]["num_samples"] == 191
+    assert report["model"]["source"] == "local" and report["model"]["run_id"]
+    assert isinstance(report["promotion"]["promote"], bool) and report["promotion"]["reason"]
+    history = pd.read_csv(real_default_run / "data/08_reporting/training_history.csv")
+    assert len(history) == 4  # the default num_epochs

@@ -144,3 +144,64 @@ class MlflowRunDataset(AbstractDataset):
 
     def _describe(self) -> dict[str, Any]:
         return {}
+
+
+class MlflowPyfuncDataset(AbstractDataset):
+    """Read-only: the MLflow pyfunc model at `model_uri`, or None when no URI is given.
+
+    Any URI MLflow resolves: ``runs:/<id>/model``, ``models:/<name>/<version>``,
+    ``models:/<name>@<alias>``. The tracking store is the one kedro-mlflow configured.
+    """
+
+    def __init__(self, model_uri: str | None = None, metadata: dict[str, Any] | None = None):
+        self._model_uri = model_uri
+        self.metadata = metadata
+
+    def load(self) -> Any:
+        if not self._model_uri:
+            return None
+        import mlflow  # noqa: PLC0415
+
+        model = mlflow.pyfunc.load_model(self._model_uri)
+        model.metadata.model_uri = self._model_uri  # which model this is, for the report
+        return model
+
+    def save(self, data: Any) -> None:
+        raise DatasetError("MlflowPyfuncDataset is read-only")
+
+    def _describe(self) -> dict[str, Any]:
+        return {"model_uri": self._model_uri}
+
+
+class RegisteredModelAliasDataset(AbstractDataset):
+    """Read-only: the version behind a registered model's alias and its recorded holdout F1.
+
+    Loads ``{"version": "3", "run_id": ..., "holdout_f1": 0.95}``, or ``{}`` when the model or
+    the alias does not exist yet. The F1 is the ``holdout_f1`` tag that promotion sets.
+    """
+
+    def __init__(self, name: str, alias: str, metadata: dict[str, Any] | None = None) -> None:
+        self._name = name
+        self._alias = alias
+        self.metadata = metadata
+
+    def load(self) -> dict[str, Any]:
+        from mlflow.exceptions import MlflowException  # noqa: PLC0415
+        from mlflow.tracking import MlflowClient  # noqa: PLC0415
+
+        try:
+            version = MlflowClient().get_model_version_by_alias(self._name, self._alias)
+        except MlflowException:
+            return {}
+        f1 = version.tags.get("holdout_f1")
+        return {
+            "version": str(version.version),
+            "run_id": version.run_id,
+            "holdout_f1": float(f1) if f1 is not None else None,
+        }
+
+    def save(self, data: Any) -> None:
+        raise DatasetError("RegisteredModelAliasDataset is read-only")
+
+    def _describe(self) -> dict[str, Any]:
+        return {"name": self._name, "alias": self._alias}

@@ -74,3 +74,68 @@ class RayHook:
 
             ray.shutdown()
             self._started = False
+
+
+class PromotionHook:
+    """Applies the evaluation's promotion decision to the MLflow model registry after the run.
+
+    The decision is made by a pure node (`decide_promotion`, in `evaluation_report`); the alias
+    can only be set once the evaluated model has a registered version, which kedro-mlflow creates
+    at the end of a training run. Kedro calls plugin hooks (kedro-mlflow's) before project hooks
+    at `after_pipeline_run`, so the version exists when this runs.
+    """
+
+    def __init__(self) -> None:
+        self._registry: dict[str, str] = {}
+        self._run_id: str | None = None
+
+    @hook_impl
+    def after_context_created(self, context) -> None:
+        self._registry = dict(context.params.get("model_registry") or {})
+
+    @hook_impl
+    def before_pipeline_run(self) -> None:
+        import mlflow  # noqa: PLC0415
+
+        run = mlflow.active_run()
+        self._run_id = run.info.run_id if run else None
+
+    @hook_impl
+    def after_pipeline_run(self, pipeline: Pipeline, catalog) -> None:
+        if "evaluation_report" not in pipeline.all_outputs() or not self._registry:
+            return
+        report = catalog.load("evaluation_report")
+        decision = report["promotion"]
+        if not decision["promote"]:
+            logger.info("model not promoted: %s", decision["reason"])
+            return
+        from mlflow.tracking import MlflowClient  # noqa: PLC0415
+
+        client = MlflowClient()
+        version = self._evaluated_version(client, report["model"])
+        if version is None:
+            logger.warning(
+                "promotion decided (%s) but the evaluated model has no registered version of "
+                "%r: nothing to promote",
+                decision["reason"],
+                self._registry["name"],
+            )
+            return
+        name, alias = self._registry["name"], self._registry["champion_alias"]
+        client.set_registered_model_alias(name, alias, version)
+        f1 = report["overall"]["f1"]
+        client.set_model_version_tag(name, version, "holdout_f1", f"{f1:.6f}")
+        logger.info("%s version %s is now @%s: %s", name, version, alias, decision["reason"])
+
+    def _evaluated_version(self, client, model: dict) -> str | None:
+        """The registered version of the evaluated model (by URI or by the run that trained it)."""
+        name = self._registry["name"]
+        uri = model.get("model_uri") or ""
+        prefix = f"models:/{name}"
+        if uri.startswith(prefix + "/"):
+            return uri.removeprefix(prefix + "/")
+        if uri.startswith(prefix + "@"):
+            return client.get_model_version_by_alias(name, uri.removeprefix(prefix + "@")).version
+        run_id = model.get("run_id") or self._run_id
+        versions = client.search_model_versions(f"name='{name}' and run_id='{run_id}'")
+        return max((v.version for v in versions), key=int, default=None)

@@ -1,10 +1,11 @@
 """Project pipelines.
 
-`training` and `__default__` are kedro-mlflow `PipelineML` objects: when they run, kedro-mlflow
-logs the inference pipeline, with the model, tokenizer and class_to_index it needs, as one MLflow
-pyfunc model and registers it. The upstream data_processing nodes are part of their training side
-because kedro-mlflow only logs the model for a `PipelineML` run on its own: one combined with
-another pipeline (`a + b`, `--pipelines=a,b`) becomes a plain `Pipeline` (kedro-mlflow #690).
+`training` and `__default__` (training, then evaluation) are kedro-mlflow `PipelineML` objects:
+when they run, kedro-mlflow logs the inference pipeline, with the model, tokenizer and
+class_to_index it needs, as one MLflow pyfunc model and registers it. The data_processing (and
+evaluation) nodes are part of their training side because kedro-mlflow only logs the model for a
+`PipelineML` run on its own: one combined with another pipeline (`a + b`, `--pipelines=a,b`)
+becomes a plain `Pipeline` (kedro-mlflow #690).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema
 
 import madewithml
-from madewithml.pipelines import data_processing, inference
+from madewithml.pipelines import data_processing, evaluation, inference
 from madewithml.pipelines import training as training_pipeline
 
 # The packages the pyfunc model needs at serving time, with this project's pins.
@@ -83,10 +84,9 @@ def register_pipelines() -> dict[str, Pipeline]:
     # find_pipelines registers every folder of pipelines/ (kedro 1.7 imports only the ones a
     # `kedro run --pipelines` asks for); the composed pipelines below are built from them directly.
     pipelines = find_pipelines(raise_errors=True)
-    training = _with_model_logging(
-        data_processing.create_pipeline() + training_pipeline.create_pipeline(),
-        inference.create_pipeline(),
+    trains = data_processing.create_pipeline() + training_pipeline.create_pipeline()
+    pipelines["training"] = _with_model_logging(trains, inference.create_pipeline())
+    pipelines["__default__"] = _with_model_logging(
+        trains + evaluation.create_pipeline(), inference.create_pipeline()
     )
-    pipelines["training"] = training
-    pipelines["__default__"] = training
     return pipelines

@@ -6,9 +6,9 @@ See https://docs.kedro.org/en/stable/configure/configuration_basics/.
 from kedro.config import OmegaConfigLoader
 from omegaconf.resolvers import oc
 
-from madewithml.hooks import RayHook
+from madewithml.hooks import PromotionHook, RayHook
 
-HOOKS = (RayHook(),)
+HOOKS = (RayHook(), PromotionHook())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
@@ -20,5 +20,5 @@ CONFIG_LOADER_ARGS = {
     "config_patterns": {"ray": ["ray*", "ray/**"]},
     # conf/local/parameters*.yml may override single keys (e.g. training.num_epochs) without
     # restating the whole `training` block.
-    "merge_strategy": {"parameters": "soft", "ray": "soft"},
+    "merge_strategy": {"parameters": "soft", "ray": "soft", "globals": "soft"},
 }

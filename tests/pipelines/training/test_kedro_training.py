@@ -144,3 +144,35 @@ def test_registered_pyfunc_model_predicts_raw_text_in_a_fresh_process(trained_pr
     assert set(predictions["prediction"]) <= set(TAGS)
     for row in range(3):
         assert sum(predictions[tag][row] for tag in TAGS) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_default_run_evaluates_the_model_it_trained(trained_project, client):
+    project, _ = trained_project
+    report = json.loads((project / "data/08_reporting/evaluation.json").read_text())
+    default_run = _runs(client)[1]
+    assert report["model"]["run_id"] == default_run.info.run_id
+    assert report["overall"]["num_samples"] == 15  # the synthetic holdout
+    assert set(report["per_class"]) == set(TAGS)
+    for plot in ["confusion_matrix", "per_class_f1", "training_curves"]:
+        assert (project / f"data/08_reporting/{plot}.png").stat().st_size > 0
+    metrics = default_run.data.metrics
+    assert metrics["evaluation.holdout_f1"] == pytest.approx(report["overall"]["f1"])
+    assert metrics["evaluation.baseline_holdout_f1"] == pytest.approx(
+        report["baseline"]["overall"]["f1"]
+    )
+    plots = {a.path for a in client.list_artifacts(default_run.info.run_id, "plots")}
+    assert "plots/confusion_matrix.png" in plots
+
+
+def test_promotion_follows_the_decision(trained_project, client):
+    project, _ = trained_project
+    report = json.loads((project / "data/08_reporting/evaluation.json").read_text())
+    aliases = client.get_registered_model(MODEL_NAME).aliases
+    if report["promotion"]["promote"]:
+        assert {k: str(v) for k, v in aliases.items()} == {"champion": "2"}  # the default run's
+    else:
+        assert aliases == {}
+    # the rule itself: better than the baseline, and no champion existed before
+    assert report["promotion"]["promote"] == (
+        report["overall"]["f1"] > report["baseline"]["overall"]["f1"]
+    )

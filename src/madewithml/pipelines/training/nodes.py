@@ -56,3 +56,18 @@ def train_model(
         result.path,
     )
     return model, history
+
+
+def record_model_lineage(
+    training_history: pd.DataFrame, mlflow_run: dict[str, str], model_registry: dict[str, str]
+) -> dict[str, str | None]:
+    """Which MLflow run trained the saved model, and under which registered name it is logged.
+
+    Written after training succeeded (hence `training_history`); evaluation reads it to know
+    which registered version its promotion decision is about.
+    """
+    return {
+        "run_id": mlflow_run.get("run_id"),
+        "registered_model_name": model_registry["name"],
+        "epochs": len(training_history),
+    }

@@ -2,7 +2,7 @@
 
 from kedro.pipeline import Pipeline, node, pipeline
 
-from .nodes import train_model
+from .nodes import record_model_lineage, train_model
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -22,6 +22,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 ["model", "training_history"],
                 name="train_model",
                 tags=["ray"],
+            ),
+            node(
+                record_model_lineage,
+                ["training_history", "mlflow_run", "params:model_registry"],
+                "model_lineage",
+                name="record_model_lineage",
             ),
         ],
         tags=["training"],
