@@ -44,3 +44,31 @@ class MlflowMetricsCallback(UserCallback):
                 self._client.log_metric(self.run_id, name, value, step=step)
         except Exception:  # tracking must never stop training
             logger.exception("could not log metrics to MLflow run %s", self.run_id)
+
+
+def best_run_id(experiment_name: str, metric: str, mode: str = "max") -> str:
+    """The id of the finished run of `experiment_name` with the best `metric` (the seed's
+    `get_best_run_id`), e.g. ``best_run_id("madewithml", "evaluation.holdout_f1", "max")``.
+
+    Raises:
+        ValueError: for an unknown experiment, a `mode` other than max/min, or no run with
+            the metric.
+    """
+    from mlflow.tracking import MlflowClient  # noqa: PLC0415
+
+    if mode not in {"max", "min"}:
+        raise ValueError(f"mode must be 'max' or 'min', not {mode!r}")
+    client = MlflowClient()
+    experiment = client.get_experiment_by_name(experiment_name)
+    if experiment is None:
+        raise ValueError(f"no MLflow experiment named {experiment_name!r}")
+    order = "DESC" if mode == "max" else "ASC"
+    runs = client.search_runs(
+        [experiment.experiment_id],
+        filter_string=f"attributes.status = 'FINISHED' and metrics.`{metric}` > -1e308",
+        order_by=[f"metrics.`{metric}` {order}"],
+        max_results=1,
+    )
+    if not runs:
+        raise ValueError(f"no finished run of {experiment_name!r} has the metric {metric!r}")
+    return runs[0].info.run_id
