@@ -1,6 +1,6 @@
 """The data_processing pipeline: raw projects → validated → cleaned → split → model inputs."""
 
-from kedro.pipeline import Pipeline, node, pipeline
+from kedro.pipeline import Node, Pipeline, node, pipeline
 
 from .nodes import (
     add_clean_text,
@@ -12,26 +12,40 @@ from .nodes import (
     validate_projects,
 )
 
+PARAMS = "params:data_processing"
+
+
+def preparation_nodes(raw: str, output: str, suffix: str = "") -> list[Node]:
+    """validate → map tags → clean text, from the raw table `raw` to `output`.
+
+    The same nodes prepare the training data (here) and the holdout (evaluation); `suffix`
+    keeps node and intermediate dataset names apart.
+    """
+    validated, tagged = f"validated_projects{suffix}", f"tagged_projects{suffix}"
+    return [
+        node(validate_projects, raw, validated, name=f"validate_projects{suffix}"),
+        node(
+            map_tags,
+            [validated, f"{PARAMS}.accepted_tags", f"{PARAMS}.other_tag"],
+            tagged,
+            name=f"map_tags{suffix}",
+        ),
+        node(
+            add_clean_text,
+            [tagged, f"{PARAMS}.remove_stopwords"],
+            output,
+            name=f"clean_text{suffix}",
+        ),
+    ]
+
 
 def create_pipeline(**kwargs) -> Pipeline:
     """Build the data_processing pipeline."""
-    params = "params:data_processing"
+    params = PARAMS
     tokenizer = ["tokenizer", "params:encoder.max_length"]
     return pipeline(
         [
-            node(validate_projects, "dataset", "validated_projects", name="validate_projects"),
-            node(
-                map_tags,
-                ["validated_projects", f"{params}.accepted_tags", f"{params}.other_tag"],
-                "tagged_projects",
-                name="map_tags",
-            ),
-            node(
-                add_clean_text,
-                ["tagged_projects", f"{params}.remove_stopwords"],
-                "projects",
-                name="clean_text",
-            ),
+            *preparation_nodes("dataset", "projects"),
             node(
                 split_train_val,
                 ["projects", f"{params}.test_size", f"{params}.seed"],

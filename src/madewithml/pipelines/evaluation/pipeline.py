@@ -8,11 +8,7 @@ once the evaluated model has its registered version.
 
 from kedro.pipeline import Pipeline, node, pipeline
 
-from madewithml.pipelines.data_processing.nodes import (
-    add_clean_text,
-    map_tags,
-    validate_projects,
-)
+from madewithml.pipelines.data_processing.pipeline import preparation_nodes
 
 from .nodes import (
     build_report,
@@ -32,23 +28,10 @@ from .nodes import (
 
 def create_pipeline(**kwargs) -> Pipeline:
     """Build the evaluation pipeline."""
-    dp = "params:data_processing"
     baseline = "params:evaluation.baseline"
     return pipeline(
         [
-            node(validate_projects, "holdout", "validated_holdout", name="validate_holdout"),
-            node(
-                map_tags,
-                ["validated_holdout", f"{dp}.accepted_tags", f"{dp}.other_tag"],
-                "tagged_holdout",
-                name="map_holdout_tags",
-            ),
-            node(
-                add_clean_text,
-                ["tagged_holdout", f"{dp}.remove_stopwords"],
-                "holdout_projects",
-                name="clean_holdout_text",
-            ),
+            *preparation_nodes("holdout", "holdout_projects", suffix="_holdout"),
             node(
                 predict_holdout,
                 [
