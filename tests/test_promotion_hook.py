@@ -74,3 +74,15 @@ def test_an_unregistered_model_is_not_promoted(registry, caplog):
     _hook().after_pipeline_run(EVALUATION, _catalog({"run_id": "not-a-run"}, True))
     assert client.get_registered_model(NAME).aliases == {}
     assert "no registered version" in caplog.text
+
+
+def test_the_recorded_f1_is_exact_so_the_champion_does_not_beat_itself(registry):
+    from madewithml.datasets import RegisteredModelAliasDataset  # noqa: PLC0415
+    from madewithml.promotion import decide_promotion  # noqa: PLC0415
+
+    client, runs = registry
+    f1 = 0.9077764777106105
+    _hook().after_pipeline_run(EVALUATION, _catalog({"run_id": runs[0]}, True, f1))
+    champion = RegisteredModelAliasDataset(name=NAME, alias=ALIAS).load()
+    assert champion["holdout_f1"] == f1
+    assert decide_promotion(f1, 0.5, champion["holdout_f1"])["promote"] is False

@@ -124,7 +124,7 @@ class PromotionHook:
         name, alias = self._registry["name"], self._registry["champion_alias"]
         client.set_registered_model_alias(name, alias, version)
         f1 = report["overall"]["f1"]
-        client.set_model_version_tag(name, version, "holdout_f1", f"{f1:.6f}")
+        client.set_model_version_tag(name, version, "holdout_f1", repr(float(f1)))  # exact
         logger.info("%s version %s is now @%s: %s", name, version, alias, decision["reason"])
 
     def _evaluated_version(self, client, model: dict) -> str | None:
