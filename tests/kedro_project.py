@@ -2,36 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from factories import PROJECT_ROOT
+# The same throw-away project copy as the benchmarks (benchmarks/ is on pytest's pythonpath).
+from project_copy import copy_project, kedro_env
+
+__all__ = ["copy_project", "kedro", "squashed", "written_files"]
 
 KEDRO = str(Path(sys.executable).with_name("kedro"))
-DATA_LAYERS = [
-    "01_raw",
-    "02_intermediate",
-    "03_primary",
-    "04_feature",
-    "05_model_input",
-    "06_models",
-    "07_model_output",
-    "08_reporting",
-]
-
-
-def copy_project(destination: Path) -> Path:
-    """The project's configuration with empty data folders; the package is the installed one."""
-    shutil.copytree(PROJECT_ROOT / "conf" / "base", destination / "conf" / "base")
-    (destination / "conf" / "local").mkdir()
-    (destination / "src").mkdir()  # the package itself is the installed (editable) one
-    shutil.copy(PROJECT_ROOT / "pyproject.toml", destination / "pyproject.toml")
-    for layer in DATA_LAYERS:
-        (destination / "data" / layer).mkdir(parents=True)
-    return destination
 
 
 def squashed(text: str) -> str:
@@ -52,18 +32,10 @@ def kedro(
     env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess:
     """`kedro ARGS` in `project`, reading raw data from `data_dir`, tracking into the copy."""
-    env = {
-        **os.environ,
-        **(env or {}),
-        "MADEWITHML_DATA_DIR": str(data_dir),
-        "MLFLOW_TRACKING_URI": f"sqlite:///{project / 'mlflow.db'}",
-        "KEDRO_DISABLE_TELEMETRY": "true",
-        "COLUMNS": "200",
-    }
     return subprocess.run(
         [KEDRO, *args],
         cwd=project,
-        env=env,
+        env={**kedro_env(project, data_dir), **(env or {})},
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -57,7 +57,9 @@ def _pip_requirements() -> list[str]:
     return sorted(pin for pin in pins if pin.split("[")[0].split("=")[0] in _SERVING_PACKAGES)
 
 
-def _with_model_logging(training: Pipeline, inference: Pipeline) -> Pipeline:
+def _with_model_logging(
+    training: Pipeline, inference: Pipeline, registered_model_name: str
+) -> Pipeline:
     signature = ModelSignature(
         inputs=Schema([ColSpec("string", "title"), ColSpec("string", "description")])
     )
@@ -67,7 +69,7 @@ def _with_model_logging(training: Pipeline, inference: Pipeline) -> Pipeline:
         input_name="projects_to_predict",
         log_model_kwargs={
             "name": "model",
-            "registered_model_name": _model_registry()["name"],
+            "registered_model_name": registered_model_name,
             "signature": signature,
             "code_paths": [str(Path(madewithml.__file__).parent)],
             "pip_requirements": _pip_requirements(),
@@ -85,8 +87,9 @@ def register_pipelines() -> dict[str, Pipeline]:
     # `kedro run --pipelines` asks for); the composed pipelines below are built from them directly.
     pipelines = find_pipelines(raise_errors=True)
     trains = data_processing.create_pipeline() + training_pipeline.create_pipeline()
-    pipelines["training"] = _with_model_logging(trains, inference.create_pipeline())
+    name = _model_registry()["name"]
+    pipelines["training"] = _with_model_logging(trains, inference.create_pipeline(), name)
     pipelines["__default__"] = _with_model_logging(
-        trains + evaluation.create_pipeline(), inference.create_pipeline()
+        trains + evaluation.create_pipeline(), inference.create_pipeline(), name
     )
     return pipelines
