@@ -18,7 +18,7 @@ PYTEST_ARGS ?=
 export KEDRO_DISABLE_TELEMETRY ?= true
 export RAY_AUTH_MODE ?= disabled
 
-.PHONY: install run test lint format mlflow-ui benchmark-data benchmark-training clean
+.PHONY: install run test lint format mlflow-ui benchmark-data benchmark-training benchmark-tuning clean
 
 install: $(STAMP)
 
@@ -51,6 +51,9 @@ mlflow-ui: install
 benchmark-training: install
 	$(BIN)/python benchmarks/training.py quality
 	$(BIN)/python benchmarks/training.py overhead --num-epochs 3
+
+benchmark-tuning: install
+	$(BIN)/python benchmarks/tuning.py --train-best
 
 benchmark-data: install
 	$(BIN)/python benchmarks/data_processing.py

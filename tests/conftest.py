@@ -135,8 +135,13 @@ def ray_session():
     """One local Ray for the whole test session (2 CPUs, as on the target laptop)."""
     import ray  # noqa: PLC0415
 
+    # Ray's processes inherit these: no progress bars from Ray Data (also inside Tune trials),
+    # and a worker group that cannot start fails the test instead of retrying for ever.
+    os.environ.setdefault("RAY_DATA_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S", "120")
     if not ray.is_initialized():
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=True, logging_level="ERROR")
+        # The dashboard serves the state API that Tune over Ray Train V2 needs (conf/base/ray.yml)
+        ray.init(num_cpus=2, include_dashboard=True, log_to_driver=True, logging_level="ERROR")
     ray.data.DataContext.get_current().enable_progress_bars = False
     yield ray
     ray.shutdown()

@@ -31,3 +31,41 @@ def make_raw_projects(rows_per_tag: int = 6) -> pd.DataFrame:
                 }
             )
     return pd.DataFrame(rows)
+
+
+def fast_training_params(storage_path: Path, **overrides) -> dict:
+    """Training parameters for a tiny model: 3 epochs, 1 worker with 1 CPU, no retries."""
+    params = {
+        "seed": 1234,
+        "num_epochs": 3,
+        "batch_size": 8,
+        "loss": "cross_entropy",
+        "label_smoothing": 0.0,
+        "optimizer": "adamw",
+        "lr": 3e-3,
+        "weight_decay": 0.0,
+        "lr_factor": 0.5,
+        "lr_patience": 1,
+        "dropout_p": 0.1,
+        "pooling": "mean",
+        "shuffle_buffer_size": 64,
+        "ray_train": {
+            "scaling": {"num_workers": 1, "use_gpu": False, "resources_per_worker": {"CPU": 1}},
+            "storage_path": str(storage_path),
+            "checkpoints_to_keep": 1,
+            "max_failures": 0,
+        },
+    }
+    return {**params, **overrides}
+
+
+def mlflow_tracking(folder: Path):
+    """A run in a throw-away sqlite MLflow store, as kedro-mlflow opens for `kedro run`:
+    (``{"tracking_uri", "run_id", "experiment_id"}``, client)."""
+    from mlflow.tracking import MlflowClient  # noqa: PLC0415
+
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri)
+    experiment = client.create_experiment("test", artifact_location=str(folder / "mlruns"))
+    run = client.create_run(experiment)
+    return {"tracking_uri": uri, "run_id": run.info.run_id, "experiment_id": experiment}, client

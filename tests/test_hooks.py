@@ -72,3 +72,27 @@ def test_a_running_ray_is_used_and_left_running(monkeypatch):
     hook.before_pipeline_run({}, RAY_PIPELINE)
     hook.after_pipeline_run()
     assert calls == {"init": [], "shutdown": 0}
+
+
+def test_init_by_tag_overrides_init_for_pipelines_with_that_tag(monkeypatch):
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    config = {**CONFIG, "init_by_tag": {"tune": {"include_dashboard": True}}}
+    tune_pipeline = pipeline([node(_identity, "a", "b", tags=["ray", "tune"])])
+
+    hook, calls = _hook(config, monkeypatch)
+    hook.before_pipeline_run({}, RAY_PIPELINE)
+    hook.after_pipeline_run()
+    hook.before_pipeline_run({}, tune_pipeline)
+    assert [kw["include_dashboard"] for kw in calls["init"]] == [False, True]
+
+
+def test_the_projects_ray_config_turns_the_dashboard_on_for_tuning(project_root):
+    from kedro.framework.project import pipelines  # noqa: PLC0415
+
+    from madewithml.settings import CONFIG_LOADER_ARGS, CONFIG_LOADER_CLASS  # noqa: PLC0415
+
+    loader = CONFIG_LOADER_CLASS(str(project_root / "conf"), **CONFIG_LOADER_ARGS)
+    config = loader["ray"]
+    tags = set().union(*(n.tags for n in pipelines["tuning"].nodes))
+    assert config["init"]["include_dashboard"] is False
+    assert "tune" in tags and config["init_by_tag"]["tune"]["include_dashboard"] is True

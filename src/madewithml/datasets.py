@@ -123,8 +123,9 @@ class TokenizerDataset(_FolderDataset):
 class MlflowRunDataset(AbstractDataset):
     """Read-only: where the active MLflow run is, for code that runs outside this process.
 
-    Loads ``{"tracking_uri": ..., "run_id": ...}`` for the run kedro-mlflow opened for this
-    `kedro run`, or ``{}`` when no run is active (tracking disabled, or a plain runner in tests).
+    Loads ``{"tracking_uri": ..., "run_id": ..., "experiment_id": ...}`` for the run
+    kedro-mlflow opened for this `kedro run`, or ``{}`` when no run is active (tracking
+    disabled, or a plain runner in tests).
     Ray's processes use it to log into that run.
     """
 
@@ -137,7 +138,11 @@ class MlflowRunDataset(AbstractDataset):
         run = mlflow.active_run()
         if run is None:
             return {}
-        return {"tracking_uri": mlflow.get_tracking_uri(), "run_id": run.info.run_id}
+        return {
+            "tracking_uri": mlflow.get_tracking_uri(),
+            "run_id": run.info.run_id,
+            "experiment_id": run.info.experiment_id,
+        }
 
     def save(self, data: dict[str, str]) -> None:
         raise DatasetError("MlflowRunDataset is read-only")

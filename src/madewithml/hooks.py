@@ -20,6 +20,8 @@ class RayHook:
     - ``init``: keyword arguments of ``ray.init``. ``address: null`` starts a local Ray on this
       machine; ``auto``, ``ray://host:10001`` or the ``RAY_ADDRESS`` variable join a cluster
       (``num_cpus`` / ``num_gpus`` are then the cluster's own and are not passed).
+    - ``init_by_tag``: ``{tag: {...}}``, ``ray.init`` arguments that replace those of ``init``
+      when the pipeline has a node with that tag (Tune needs the dashboard's state API).
     - ``logging``: ``ray.LoggingConfig`` for every Ray process of the job.
     - ``data_context``: attributes of ``ray.data.DataContext`` (e.g. progress bars).
 
@@ -45,6 +47,10 @@ class RayHook:
             logger.info("Ray is already running: using it as it is")
             return
         init = dict(self._config.get("init") or {})
+        tags = set().union(*(node.tags for node in pipeline.nodes))
+        for tag, overrides in (self._config.get("init_by_tag") or {}).items():
+            if tag in tags:
+                init.update(overrides or {})
         address = init.get("address") or os.environ.get("RAY_ADDRESS")
         if address:
             init["address"] = address

@@ -1,5 +1,6 @@
 """Project pipelines.
 
+`tuning` runs the data_processing nodes before the search, so it works from a fresh clone.
 `training` and `__default__` (training, then evaluation) are kedro-mlflow `PipelineML` objects:
 when they run, kedro-mlflow logs the inference pipeline, with the model, tokenizer and
 class_to_index it needs, as one MLflow pyfunc model and registers it. The data_processing (and
@@ -22,7 +23,7 @@ from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema
 
 import madewithml
-from madewithml.pipelines import data_processing, evaluation, inference
+from madewithml.pipelines import data_processing, evaluation, inference, tuning
 from madewithml.pipelines import training as training_pipeline
 
 # The packages the pyfunc model needs at serving time, with this project's pins.
@@ -89,6 +90,7 @@ def register_pipelines() -> dict[str, Pipeline]:
     trains = data_processing.create_pipeline() + training_pipeline.create_pipeline()
     name = _model_registry()["name"]
     pipelines["training"] = _with_model_logging(trains, inference.create_pipeline(), name)
+    pipelines["tuning"] = data_processing.create_pipeline() + tuning.create_pipeline()
     pipelines["__default__"] = _with_model_logging(
         trains + evaluation.create_pipeline(), inference.create_pipeline(), name
     )

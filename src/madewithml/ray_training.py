@@ -65,11 +65,13 @@ def build_trainer(
     ray_train: dict[str, Any],
     name: str,
     callbacks: list | None = None,
+    score: tuple[str, str] = ("val_loss", "min"),
 ) -> TorchTrainer:
     """A `TorchTrainer` whose scaling, checkpoints and failure handling come from `ray_train`.
 
     `ray_train` is `training.ray_train` of the parameters: `scaling` (num_workers, use_gpu,
-    resources_per_worker), `storage_path`, `checkpoints_to_keep`, `max_failures`.
+    resources_per_worker), `storage_path`, `checkpoints_to_keep`, `max_failures`. `score`
+    (metric, mode) decides which checkpoints are kept.
     """
     scaling = ray_train["scaling"]
     datasets = {
@@ -95,8 +97,8 @@ def build_trainer(
             storage_path=storage_uri(ray_train["storage_path"]),
             checkpoint_config=ray.train.CheckpointConfig(
                 num_to_keep=ray_train["checkpoints_to_keep"],
-                checkpoint_score_attribute="val_loss",
-                checkpoint_score_order="min",
+                checkpoint_score_attribute=score[0],
+                checkpoint_score_order=score[1],
             ),
             failure_config=ray.train.FailureConfig(max_failures=ray_train["max_failures"]),
             callbacks=callbacks or [],

@@ -1,23 +1,10 @@
 """The training node as Kedro runs it: a real Ray Train job on a tiny model."""
 
-import mlflow
 import pandas as pd
 import pytest
-from mlflow.tracking import MlflowClient
 
 from madewithml.model import TagClassifier
 from madewithml.pipelines.training.nodes import train_model
-
-
-@pytest.fixture
-def tracking(tmp_path):
-    """An MLflow run in a throw-away sqlite store, as kedro-mlflow opens for `kedro run`."""
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    client = MlflowClient(tracking_uri=uri)
-    experiment = client.create_experiment("test", artifact_location=str(tmp_path / "mlruns"))
-    run = client.create_run(experiment)
-    yield {"tracking_uri": uri, "run_id": run.info.run_id}, client
-    mlflow.set_tracking_uri(None)
 
 
 def test_train_model_learns_and_streams_metrics_to_mlflow(

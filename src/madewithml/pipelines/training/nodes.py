@@ -35,7 +35,9 @@ def train_model(
     When `mlflow_run` names a run, every epoch's metrics are logged to it as they are reported.
     """
     loop_config = train_loop_config(training, resolve_encoder(encoder), len(class_to_index))
-    callbacks = [MlflowMetricsCallback(**mlflow_run)] if mlflow_run else []
+    callbacks = []
+    if mlflow_run:
+        callbacks.append(MlflowMetricsCallback(mlflow_run["tracking_uri"], mlflow_run["run_id"]))
     trainer = build_trainer(
         train_model_input,
         val_model_input,

@@ -1,7 +1,8 @@
-"""Small, real model inputs for the training tests: the synthetic projects, tokenized."""
+"""Small, real model inputs for the training and tuning tests, and a throw-away MLflow run."""
 
+import mlflow
 import pytest
-from factories import make_raw_projects
+from factories import fast_training_params, make_raw_projects, mlflow_tracking
 
 from madewithml.pipelines.data_processing.nodes import (
     add_clean_text,
@@ -32,24 +33,12 @@ def model_inputs(tiny_encoder):
 @pytest.fixture
 def training_params(tmp_path) -> dict:
     """Fast training parameters: 3 epochs of a tiny model, 1 worker with 1 CPU."""
-    return {
-        "seed": 1234,
-        "num_epochs": 3,
-        "batch_size": 8,
-        "loss": "cross_entropy",
-        "label_smoothing": 0.0,
-        "optimizer": "adamw",
-        "lr": 3e-3,
-        "weight_decay": 0.0,
-        "lr_factor": 0.5,
-        "lr_patience": 1,
-        "dropout_p": 0.1,
-        "pooling": "mean",
-        "shuffle_buffer_size": 64,
-        "ray_train": {
-            "scaling": {"num_workers": 1, "use_gpu": False, "resources_per_worker": {"CPU": 1}},
-            "storage_path": str(tmp_path / "ray_results"),
-            "checkpoints_to_keep": 1,
-            "max_failures": 0,
-        },
-    }
+    return fast_training_params(tmp_path / "ray_results")
+
+
+@pytest.fixture
+def tracking(tmp_path):
+    """An MLflow run in a throw-away sqlite store, as kedro-mlflow opens for `kedro run`."""
+    run, client = mlflow_tracking(tmp_path)
+    yield run, client
+    mlflow.set_tracking_uri(None)
