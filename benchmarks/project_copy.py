@@ -21,8 +21,10 @@ LAYERS = [
 
 
 def copy_project(workdir: Path) -> Path:
-    """conf/base, pyproject.toml, an empty src/ and the data layers under `workdir`."""
+    """conf/base, conf/logging.yml, pyproject.toml, an empty src/ and the data layers under
+    `workdir`."""
     shutil.copytree(ROOT / "conf" / "base", workdir / "conf" / "base")
+    shutil.copy(ROOT / "conf" / "logging.yml", workdir / "conf" / "logging.yml")
     (workdir / "conf" / "local").mkdir()
     (workdir / "src").mkdir()
     shutil.copy(ROOT / "pyproject.toml", workdir)

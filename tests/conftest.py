@@ -57,6 +57,64 @@ def real_default_run(tmp_path_factory, real_data, ray_session) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_trained_project(tmp_path_factory, tiny_encoder, ray_session):
+    """A project copy in which `kedro run --pipeline=training` and then `kedro run` ran on a tiny
+    model and 60 synthetic projects: versions 1 and 2 of the registered model.
+
+    Returns (project, {"training": CompletedProcess, "__default__": CompletedProcess}).
+    """
+    import textwrap  # noqa: PLC0415
+
+    from kedro_project import copy_project, kedro  # noqa: PLC0415
+
+    root = tmp_path_factory.mktemp("training_project")
+    data_dir = root / "raw"
+    data_dir.mkdir()
+    make_raw_projects(12).to_csv(data_dir / "dataset.csv", index=False)
+    make_raw_projects(3).to_csv(data_dir / "holdout.csv", index=False)
+    project = copy_project(root / "project")
+    (project / "conf/local/parameters_test.yml").write_text(
+        textwrap.dedent(
+            f"""\
+            encoder:
+              name: {tiny_encoder}
+              max_length: 32
+            training:
+              num_epochs: 2
+              batch_size: 8
+              lr: 3.0e-3
+              ray_train:
+                scaling:
+                  resources_per_worker: {{CPU: 1}}
+            """
+        )
+    )
+    # Join the test session's Ray instead of starting another one.
+    env = {"RAY_ADDRESS": ray_session.get_runtime_context().gcs_address}
+    results = {
+        name: kedro(project, "run", *args, data_dir=data_dir, env=env)
+        for name, args in [("training", ["--pipeline=training"]), ("__default__", [])]
+    }
+    return project, results
+
+
+@pytest.fixture(scope="session")
+def tiny_champion_project(tiny_trained_project, tmp_path_factory) -> Path:
+    """A copy of `tiny_trained_project` (its own MLflow database; the artifacts are the
+    original's) whose registry's champion is version 1."""
+    import shutil  # noqa: PLC0415
+
+    from mlflow.tracking import MlflowClient  # noqa: PLC0415
+
+    original, _ = tiny_trained_project
+    project = tmp_path_factory.mktemp("tiny_champion") / "project"
+    shutil.copytree(original, project, ignore=shutil.ignore_patterns("ray_results"))
+    client = MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
+    client.set_registered_model_alias("madewithml-tagger", "champion", "1")
+    return project
+
+
+@pytest.fixture(scope="session")
 def trained_model(request):
     """The pyfunc model under behavioural test: `--model-uri`, or the default one trained here."""
     import json  # noqa: PLC0415

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pandas as pd
@@ -69,3 +70,10 @@ def mlflow_tracking(folder: Path):
     experiment = client.create_experiment("test", artifact_location=str(folder / "mlruns"))
     run = client.create_run(experiment)
     return {"tracking_uri": uri, "run_id": run.info.run_id, "experiment_id": experiment}, client
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -166,8 +166,22 @@ class MlflowPyfuncDataset(AbstractDataset):
         if not self._model_uri:
             return None
         import mlflow  # noqa: PLC0415
+        from mlflow.exceptions import MlflowException  # noqa: PLC0415
 
-        model = mlflow.pyfunc.load_model(self._model_uri)
+        try:
+            model = mlflow.pyfunc.load_model(self._model_uri)
+        except (MlflowException, OSError) as error:
+            hint = ""
+            if "@" in self._model_uri:
+                hint = (
+                    " The alias is set when `kedro run` (training, evaluation, promotion) "
+                    "promotes a model; or give another URI with "
+                    "--params=inference.model_uri=runs:/<run id>/model."
+                )
+            raise DatasetError(
+                f"Could not load the MLflow model {self._model_uri!r} from the tracking store "
+                f"{mlflow.get_tracking_uri()!r}: {str(error).splitlines()[0]}.{hint}"
+            ) from error
         model.metadata.model_uri = self._model_uri  # which model this is, for the report
         return model
 

@@ -14,6 +14,36 @@ logger = logging.getLogger(__name__)
 RAY_TAG = "ray"
 
 
+def start_ray(config: dict[str, Any], tags: set[str]) -> bool:
+    """Start (or join) Ray as conf/<env>/ray.yml says, for work with these tags.
+
+    Returns False, and changes nothing, when Ray is already running in this process.
+    """
+    import ray  # noqa: PLC0415 - only what needs Ray pays for importing it
+
+    if ray.is_initialized():
+        logger.info("Ray is already running: using it as it is")
+        return False
+    init = dict(config.get("init") or {})
+    for tag, overrides in (config.get("init_by_tag") or {}).items():
+        if tag in tags:
+            init.update(overrides or {})
+    address = init.get("address") or os.environ.get("RAY_ADDRESS")
+    if address:
+        init["address"] = address
+        init.pop("num_cpus", None)
+        init.pop("num_gpus", None)
+    logging_config = config.get("logging")
+    if logging_config:
+        init["logging_config"] = ray.LoggingConfig(**logging_config)
+    context = ray.init(**init)
+    logger.info("Ray started (%s), dashboard: %s", address or "local", context.dashboard_url)
+    data_context = ray.data.DataContext.get_current()
+    for name, value in (config.get("data_context") or {}).items():
+        setattr(data_context, name, value)
+    return True
+
+
 class RayHook:
     """Starts Ray for pipelines with nodes tagged ``ray`` and shuts it down afterwards.
 
@@ -41,30 +71,7 @@ class RayHook:
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Pipeline) -> None:
         if not any(RAY_TAG in node.tags for node in pipeline.nodes):
             return
-        import ray  # noqa: PLC0415 - only pipelines that need Ray pay for importing it
-
-        if ray.is_initialized():
-            logger.info("Ray is already running: using it as it is")
-            return
-        init = dict(self._config.get("init") or {})
-        tags = set().union(*(node.tags for node in pipeline.nodes))
-        for tag, overrides in (self._config.get("init_by_tag") or {}).items():
-            if tag in tags:
-                init.update(overrides or {})
-        address = init.get("address") or os.environ.get("RAY_ADDRESS")
-        if address:
-            init["address"] = address
-            init.pop("num_cpus", None)
-            init.pop("num_gpus", None)
-        logging_config = self._config.get("logging")
-        if logging_config:
-            init["logging_config"] = ray.LoggingConfig(**logging_config)
-        context = ray.init(**init)
-        self._started = True
-        logger.info("Ray started (%s), dashboard: %s", address or "local", context.dashboard_url)
-        data_context = ray.data.DataContext.get_current()
-        for name, value in (self._config.get("data_context") or {}).items():
-            setattr(data_context, name, value)
+        self._started = start_ray(self._config, set().union(*(n.tags for n in pipeline.nodes)))
 
     @hook_impl
     def after_pipeline_run(self) -> None:

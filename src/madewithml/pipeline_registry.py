@@ -20,7 +20,7 @@ from kedro.pipeline import Pipeline
 from kedro.utils import find_kedro_project
 from kedro_mlflow.pipeline import pipeline_ml_factory
 from mlflow.models import ModelSignature
-from mlflow.types import ColSpec, Schema
+from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
 
 import madewithml
 from madewithml.pipelines import data_processing, evaluation, inference, tuning
@@ -40,8 +40,8 @@ _SERVING_PACKAGES = {
 }
 
 
-def _model_registry() -> dict:
-    """`model_registry` of the project's parameters, read as `kedro run` reads them."""
+def _parameters() -> dict:
+    """The project's parameters, read as `kedro run` reads them."""
     project = find_kedro_project(Path.cwd())
     if project is None:
         raise RuntimeError(f"no Kedro project at or above {Path.cwd()}")
@@ -50,7 +50,7 @@ def _model_registry() -> dict:
         env=os.environ.get("KEDRO_ENV"),
         **settings.CONFIG_LOADER_ARGS,
     )
-    return loader["parameters"]["model_registry"]
+    return loader["parameters"]
 
 
 def _pip_requirements() -> list[str]:
@@ -59,10 +59,12 @@ def _pip_requirements() -> list[str]:
 
 
 def _with_model_logging(
-    training: Pipeline, inference: Pipeline, registered_model_name: str
+    training: Pipeline, inference: Pipeline, registered_model_name: str, threshold: float
 ) -> Pipeline:
     signature = ModelSignature(
-        inputs=Schema([ColSpec("string", "title"), ColSpec("string", "description")])
+        inputs=Schema([ColSpec("string", "title"), ColSpec("string", "description")]),
+        # Overridable per prediction: model.predict(frame, params={"inference.threshold": 0.5})
+        params=ParamSchema([ParamSpec("inference.threshold", "double", threshold)]),
     )
     return pipeline_ml_factory(
         training=training,
@@ -88,10 +90,12 @@ def register_pipelines() -> dict[str, Pipeline]:
     # `kedro run --pipelines` asks for); the composed pipelines below are built from them directly.
     pipelines = find_pipelines(raise_errors=True)
     trains = data_processing.create_pipeline() + training_pipeline.create_pipeline()
-    name = _model_registry()["name"]
-    pipelines["training"] = _with_model_logging(trains, inference.create_pipeline(), name)
+    parameters = _parameters()
+    name, threshold = parameters["model_registry"]["name"], parameters["inference"]["threshold"]
+    model = inference.create_model_pipeline()
+    pipelines["training"] = _with_model_logging(trains, model, name, threshold)
     pipelines["tuning"] = data_processing.create_pipeline() + tuning.create_pipeline()
     pipelines["__default__"] = _with_model_logging(
-        trains + evaluation.create_pipeline(), inference.create_pipeline(), name
+        trains + evaluation.create_pipeline(), model, name, threshold
     )
     return pipelines

@@ -17,8 +17,8 @@ CONFIG_LOADER_ARGS = {
     # `${oc.env:NAME,default}` in the catalog and parameters: MADEWITHML_DATA_DIR points the raw
     # datasets at a local folder (see conf/base/catalog.yml).
     "custom_resolvers": {"oc.env": oc.env},
-    "config_patterns": {"ray": ["ray*", "ray/**"]},
+    "config_patterns": {"ray": ["ray*", "ray/**"], "serving": ["serving*", "serving/**"]},
     # conf/local/parameters*.yml may override single keys (e.g. training.num_epochs) without
     # restating the whole `training` block.
-    "merge_strategy": {"parameters": "soft", "ray": "soft", "globals": "soft"},
+    "merge_strategy": {"parameters": "soft", "ray": "soft", "serving": "soft", "globals": "soft"},
 }

@@ -4,7 +4,7 @@ import pytest
 
 from madewithml.model import TagClassifier
 from madewithml.pipelines.data_processing.nodes import add_clean_text, tokenize_texts
-from madewithml.pipelines.inference.nodes import predict_tags, validate_inputs
+from madewithml.pipelines.inference.nodes import apply_threshold, predict_tags, validate_inputs
 from madewithml.schemas import DataValidationError
 from madewithml.tokenization import load_tokenizer
 
@@ -56,3 +56,29 @@ def test_predictions_do_not_depend_on_the_batch_size(tiny_encoder, model_input):
     one = predict_tags(model, model_input, CLASS_TO_INDEX, batch_size=1)
     all_at_once = predict_tags(model, model_input, CLASS_TO_INDEX, batch_size=64)
     pd.testing.assert_frame_equal(one, all_at_once, atol=1e-5)
+
+
+def _probabilities() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "prediction": ["mlops", "computer-vision"],
+            "computer-vision": [0.05, 0.50],
+            "mlops": [0.95, 0.30],
+            "natural-language-processing": [0.0, 0.2],
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("threshold", "expected"),
+    [(0.0, ["mlops", "computer-vision"]), (0.9, ["mlops", "other"]), (0.96, ["other", "other"])],
+)
+def test_apply_threshold_makes_unsure_rows_other(threshold, expected):
+    result = apply_threshold(_probabilities(), threshold, "other")
+    assert result["prediction"].tolist() == expected
+    pd.testing.assert_frame_equal(result.drop(columns="prediction"), _probabilities().iloc[:, 1:])
+
+
+def test_apply_threshold_refuses_a_threshold_outside_0_1():
+    with pytest.raises(ValueError, match="inference.threshold must be between 0 and 1"):
+        apply_threshold(_probabilities(), 1.5, "other")

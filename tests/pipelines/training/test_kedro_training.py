@@ -9,11 +9,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import textwrap
 
 import pytest
-from factories import make_raw_projects
-from kedro_project import copy_project, kedro
 from mlflow.tracking import MlflowClient
 
 TAGS = ["computer-vision", "mlops", "natural-language-processing", "other"]
@@ -21,37 +18,8 @@ MODEL_NAME = "madewithml-tagger"
 
 
 @pytest.fixture(scope="module")
-def trained_project(tmp_path_factory, tiny_encoder, ray_session):
-    """A project copy in which `kedro run --pipeline=training` and then `kedro run` ran."""
-    root = tmp_path_factory.mktemp("training_project")
-    data_dir = root / "raw"
-    data_dir.mkdir()
-    make_raw_projects(12).to_csv(data_dir / "dataset.csv", index=False)
-    make_raw_projects(3).to_csv(data_dir / "holdout.csv", index=False)
-    project = copy_project(root / "project")
-    (project / "conf/local/parameters_test.yml").write_text(
-        textwrap.dedent(
-            f"""\
-            encoder:
-              name: {tiny_encoder}
-              max_length: 32
-            training:
-              num_epochs: 2
-              batch_size: 8
-              lr: 3.0e-3
-              ray_train:
-                scaling:
-                  resources_per_worker: {{CPU: 1}}
-            """
-        )
-    )
-    # Join the test session's Ray instead of starting another one.
-    env = {"RAY_ADDRESS": ray_session.get_runtime_context().gcs_address}
-    results = {
-        name: kedro(project, "run", *args, data_dir=data_dir, env=env)
-        for name, args in [("training", ["--pipeline=training"]), ("__default__", [])]
-    }
-    return project, results
+def trained_project(tiny_trained_project):
+    return tiny_trained_project
 
 
 @pytest.fixture(scope="module")

@@ -34,10 +34,16 @@ def predict_holdout(
     batch_size: int,
 ) -> pd.DataFrame:
     """Predictions for every holdout row: by `mlflow_model` when one is given, else by the
-    project's trained model through the inference pipeline's own nodes."""
+    project's trained model through the inference pipeline's own nodes.
+
+    The prediction is the most likely tag, as in the seed's evaluation: the threshold that a
+    logged model applies (`inference.threshold`) is a serving rule, so it is undone here.
+    """
     if mlflow_model is not None:
         predictions = mlflow_model.predict(holdout_projects[["title", "description"]])
         predictions.index = holdout_projects.index
+        classes = [column for column in predictions.columns if column != "prediction"]
+        predictions["prediction"] = predictions[classes].idxmax(axis=1)
     else:
         inputs = tokenize_texts(holdout_projects, tokenizer, max_length)
         predictions = predict_tags(model, inputs, class_to_index, batch_size)

@@ -1,5 +1,5 @@
-"""Predict tags for raw projects (title + description) with a trained model."""
+"""Inference: the logged model's pipeline, and batch predictions of a logged model."""
 
-from .pipeline import create_pipeline
+from .pipeline import create_model_pipeline, create_pipeline
 
-__all__ = ["create_pipeline"]
+__all__ = ["create_model_pipeline", "create_pipeline"]

@@ -1,6 +1,9 @@
-"""Nodes of the inference pipeline (also the body of the logged MLflow pyfunc model)."""
+"""Nodes of the inference pipelines: the body of the logged MLflow pyfunc model (validate, clean,
+tokenize, predict, threshold) and the batch pipeline that runs a logged model over a file."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -33,3 +36,30 @@ def predict_tags(
     predictions = pd.DataFrame(probabilities, columns=classes, index=model_input.index)
     predictions.insert(0, "prediction", [classes[i] for i in probabilities.argmax(axis=1)])
     return predictions
+
+
+def apply_threshold(predictions: pd.DataFrame, threshold: float, other_tag: str) -> pd.DataFrame:
+    """The seed's rule: a row whose top probability is below `threshold` is predicted `other_tag`.
+
+    `threshold` 0 keeps every most likely tag.
+    """
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"inference.threshold must be between 0 and 1, not {threshold!r}")
+    classes = [column for column in predictions.columns if column != "prediction"]
+    unsure = predictions[classes].max(axis=1) < threshold
+    return predictions.assign(prediction=predictions["prediction"].where(~unsure, other_tag))
+
+
+def predict_projects(model: Any, projects: pd.DataFrame, threshold: float) -> pd.DataFrame:
+    """Run a logged pyfunc model over a table of projects at the given threshold.
+
+    Returns the input's columns followed by the prediction and the probability of every tag.
+    """
+    missing = {"title", "description"} - set(projects.columns)
+    if missing:
+        raise ValueError(f"projects_to_predict is missing the column(s) {sorted(missing)}")
+    predictions = model.predict(
+        projects[["title", "description"]], params={"inference.threshold": threshold}
+    )
+    predictions.index = projects.index
+    return pd.concat([projects, predictions], axis=1)

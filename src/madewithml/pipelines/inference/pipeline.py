@@ -1,18 +1,22 @@
-"""The inference pipeline: raw title + description → predicted tag and probabilities.
+"""The inference pipelines.
 
-The same nodes clean and tokenize as in data_processing. kedro-mlflow logs this pipeline, with
-the trained model, tokenizer and class_to_index, as one MLflow pyfunc model.
+- `create_model_pipeline`: raw title + description → predicted tag and the probability of every
+  tag. The same nodes clean and tokenize as in data_processing. kedro-mlflow logs this pipeline,
+  with the trained model, tokenizer and class_to_index, as one MLflow pyfunc model; its
+  `inference.threshold` stays a parameter of every prediction.
+- `create_pipeline` (registered as `inference`): batch predictions of a logged model (the
+  registry's champion by default) for a CSV of projects.
 """
 
 from kedro.pipeline import Pipeline, node, pipeline
 
 from madewithml.pipelines.data_processing.nodes import add_clean_text, tokenize_texts
 
-from .nodes import predict_tags, validate_inputs
+from .nodes import apply_threshold, predict_projects, predict_tags, validate_inputs
 
 
-def create_pipeline(**kwargs) -> Pipeline:
-    """Build the inference pipeline."""
+def create_model_pipeline(**kwargs) -> Pipeline:
+    """The body of the logged pyfunc model: `projects_to_predict` → `predictions`."""
     return pipeline(
         [
             node(
@@ -41,9 +45,35 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "class_to_index",
                     "params:inference.batch_size",
                 ],
-                "predictions",
+                "tag_probabilities",
                 name="predict_tags",
+            ),
+            node(
+                apply_threshold,
+                [
+                    "tag_probabilities",
+                    "params:inference.threshold",
+                    "params:data_processing.other_tag",
+                ],
+                "predictions",
+                name="apply_threshold",
             ),
         ],
         tags=["inference"],
+    )
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    """Batch inference: `projects_to_predict` (a CSV) through `inference_model` (an MLflow
+    model) → `batch_predictions`."""
+    return pipeline(
+        [
+            node(
+                predict_projects,
+                ["inference_model", "projects_to_predict", "params:inference.threshold"],
+                "batch_predictions",
+                name="predict_projects",
+            )
+        ],
+        tags=["inference", "batch_inference"],
     )

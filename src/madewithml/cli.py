@@ -1,0 +1,122 @@
+"""The project's own `kedro` commands: `kedro predict` (one project) and `kedro serve` (HTTP).
+
+Both read the project's configuration as `kedro run` does (parameters, conf/<env>/serving.yml,
+ray.yml, and the MLflow tracking store that kedro-mlflow sets up), and answer with a logged model:
+the registry's champion unless `--model-uri` names another.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import time
+from typing import Any
+
+import click
+
+logger = logging.getLogger(__name__)
+
+
+@click.group(name="madewithml")
+def cli() -> None:
+    """madewithml's project commands."""
+
+
+def _project(env: str | None) -> tuple[dict[str, Any], Any, str]:
+    """(parameters, config loader, MLflow tracking URI) of the project, as `kedro run` sees them."""
+    import mlflow  # noqa: PLC0415
+    from kedro.framework.session import KedroSession  # noqa: PLC0415
+
+    with KedroSession.create(env=env) as session:
+        context = session.load_context()  # kedro-mlflow's hook sets the tracking URI here
+        return context.params, context.config_loader, mlflow.get_tracking_uri()
+
+
+def _model_uri(model_uri: str | None, params: dict[str, Any]) -> str:
+    if model_uri:
+        return model_uri
+    registry = params["model_registry"]
+    return f"models:/{registry['name']}@{registry['champion_alias']}"
+
+
+def _quiet() -> None:
+    """Keep stdout for the answer: only warnings and errors are logged."""
+    logging.getLogger().setLevel(logging.WARNING)
+    for name in ("kedro", "kedro_mlflow", "madewithml", "mlflow"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+@cli.command()
+@click.option("--title", required=True, help="The project's title.")
+@click.option("--description", required=True, help="The project's description.")
+@click.option("--model-uri", default=None, help="Any MLflow model URI [default: the champion].")
+@click.option("--threshold", type=float, default=None, help="[default: inference.threshold]")
+@click.option("--env", "-e", default=None, help="Kedro configuration environment.")
+def predict(
+    title: str, description: str, model_uri: str | None, threshold: float | None, env: str | None
+) -> None:
+    """Print the tag of one project and the probability of every tag, as JSON."""
+    import pandas as pd  # noqa: PLC0415
+
+    from madewithml.datasets import MlflowPyfuncDataset  # noqa: PLC0415
+    from madewithml.prediction import THRESHOLD_PARAM, answers  # noqa: PLC0415
+
+    _quiet()
+    params, _, _ = _project(env)
+    model = MlflowPyfuncDataset(_model_uri(model_uri, params)).load()
+    threshold = params["inference"]["threshold"] if threshold is None else threshold
+    frame = pd.DataFrame([{"title": title, "description": description}])
+    predictions = model.predict(frame, params={THRESHOLD_PARAM: threshold})
+    click.echo(json.dumps(answers(predictions)[0]))
+
+
+@cli.command()
+@click.option("--model-uri", default=None, help="Any MLflow model URI [default: the champion].")
+@click.option("--threshold", type=float, default=None, help="[default: inference.threshold]")
+@click.option("--host", default=None, help="[default: serving.host, 127.0.0.1]")
+@click.option("--port", type=int, default=None, help="[default: serving.port, 8000]")
+@click.option("--env", "-e", default=None, help="Kedro configuration environment.")
+def serve(
+    model_uri: str | None,
+    threshold: float | None,
+    host: str | None,
+    port: int | None,
+    env: str | None,
+) -> None:
+    """Serve a logged model over HTTP (Ray Serve + FastAPI) until interrupted."""
+    import ray  # noqa: PLC0415
+    from ray import serve as ray_serve  # noqa: PLC0415
+
+    from madewithml.hooks import start_ray  # noqa: PLC0415
+    from madewithml.prediction import pinned_model_uri  # noqa: PLC0415
+    from madewithml.serving import start_service  # noqa: PLC0415
+
+    params, config_loader, tracking_uri = _project(env)
+    serving = config_loader["serving"]["serving"]
+    uri = pinned_model_uri(_model_uri(model_uri, params))
+    started = start_ray(config_loader.get("ray") or {}, {"serve"})
+    url = start_service(
+        uri,
+        tracking_uri,
+        threshold=params["inference"]["threshold"] if threshold is None else threshold,
+        other_tag=params["data_processing"]["other_tag"],
+        serving=serving,
+        host=host or serving["host"],
+        port=port or serving["port"],
+    )
+    click.echo(f"serving {uri} at {url} (OpenAPI docs at {url}/docs); Ctrl-C stops it")
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        while True:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        click.echo("stopping")
+    finally:
+        ray_serve.shutdown()
+        if started:
+            ray.shutdown()
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt

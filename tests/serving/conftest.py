@@ -1,0 +1,59 @@
+"""The HTTP service, started for real on loopback in the test session's Ray."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+from factories import free_port
+
+SERVING = {
+    "limits": {"max_body_bytes": 20_000, "max_items": 8, "max_text_chars": 500},
+    # A long wait, so that concurrent requests surely share batches.
+    "batching": {"max_batch_size": 16, "batch_wait_timeout_s": 0.2},
+    "deployment": {"num_replicas": 1, "ray_actor_options": {"num_cpus": 0}},
+}
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_champion_project):
+    """(tracking URI, model URI) of the tiny project's champion, pinned to its version."""
+    import mlflow  # noqa: PLC0415
+
+    from madewithml.prediction import pinned_model_uri  # noqa: PLC0415
+
+    tracking = f"sqlite:///{tiny_champion_project / 'mlflow.db'}"
+    mlflow.set_tracking_uri(tracking)
+    try:
+        yield tracking, pinned_model_uri("models:/madewithml-tagger@champion")
+    finally:
+        mlflow.set_tracking_uri(None)
+
+
+@pytest.fixture(scope="session")
+def service(ray_session, tiny_model):
+    """The base URL of a running service over the tiny champion, threshold 0.5."""
+    from ray import serve  # noqa: PLC0415
+
+    from madewithml.serving import start_service  # noqa: PLC0415
+
+    tracking, model_uri = tiny_model
+    url = start_service(
+        model_uri,
+        tracking,
+        threshold=0.5,
+        other_tag="other",
+        serving=SERVING,
+        host="127.0.0.1",
+        port=free_port(),
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/", timeout=5).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    yield url
+    serve.shutdown()

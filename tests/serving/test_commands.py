@@ -1,0 +1,159 @@
+"""`kedro predict`, `kedro serve` and `mlflow models serve`, as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import mlflow
+import pandas as pd
+import pytest
+from factories import free_port
+from kedro_project import kedro
+from project_copy import kedro_env
+
+from madewithml.prediction import THRESHOLD_PARAM
+
+TITLE, DESCRIPTION = "Transformers for text", "A language model for search."
+pytestmark = pytest.mark.timeout(600)
+
+
+@pytest.fixture(scope="module")
+def pyfunc(tiny_model):
+    tracking, model_uri = tiny_model
+    mlflow.set_tracking_uri(tracking)
+    return mlflow.pyfunc.load_model(model_uri)
+
+
+def expected(pyfunc, threshold):
+    frame = pd.DataFrame([{"title": TITLE, "description": DESCRIPTION}])
+    row = pyfunc.predict(frame, params={THRESHOLD_PARAM: threshold}).iloc[0]
+    return row["prediction"], row.drop("prediction").to_dict()
+
+
+@pytest.mark.parametrize("threshold", [None, 0.0])
+def test_kedro_predict_prints_the_champions_answer_as_json(
+    tiny_champion_project, pyfunc, threshold
+):
+    args = ["predict", "--title", TITLE, "--description", DESCRIPTION]
+    if threshold is not None:
+        args += ["--threshold", str(threshold)]
+    result = kedro(tiny_champion_project, *args, data_dir=tiny_champion_project)
+    assert result.returncode == 0, result.stderr[-4000:]
+    answer = json.loads(result.stdout)  # nothing else on stdout
+    prediction, probabilities = expected(pyfunc, 0.9 if threshold is None else threshold)
+    assert answer["prediction"] == prediction
+    assert answer["probabilities"] == pytest.approx(probabilities, abs=1e-6)
+
+
+def test_kedro_predict_with_a_missing_model_names_it(tiny_champion_project):
+    result = kedro(
+        tiny_champion_project,
+        *["predict", "--title", TITLE, "--description", DESCRIPTION],
+        "--model-uri=models:/madewithml-tagger/99",
+        data_dir=tiny_champion_project,
+    )
+    assert result.returncode != 0
+    assert "models:/madewithml-tagger/99" in result.stdout + result.stderr
+
+
+def _wait_for(url: str, process: subprocess.Popen, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(process.stdout.read()[-4000:])
+        try:
+            if httpx.get(url, timeout=5).status_code in (200, 405):
+                return
+        except httpx.HTTPError:
+            time.sleep(1)
+    raise AssertionError(f"{url} did not answer within {timeout} s")
+
+
+def _stop(process: subprocess.Popen) -> str:
+    process.send_signal(signal.SIGTERM)
+    try:
+        output, _ = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        output, _ = process.communicate()
+    return output
+
+
+def test_kedro_serve_serves_the_champion_until_stopped(tiny_champion_project, pyfunc, ray_session):
+    port = free_port()
+    env = {
+        **kedro_env(tiny_champion_project, tiny_champion_project),
+        "RAY_ADDRESS": ray_session.get_runtime_context().gcs_address,
+    }
+    kedro_bin = str(Path(sys.executable).with_name("kedro"))
+    process = subprocess.Popen(
+        [kedro_bin, "serve", "--port", str(port), "--threshold", "0.0"],
+        cwd=tiny_champion_project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for(url + "/", process)
+        assert httpx.get(url + "/run_id").json() == {"run_id": pyfunc.metadata.run_id}
+        answer = httpx.post(url + "/predict", json={"title": TITLE, "description": DESCRIPTION})
+        prediction, probabilities = expected(pyfunc, 0.0)
+        assert answer.json()["prediction"] == prediction
+        assert answer.json()["probabilities"] == pytest.approx(probabilities, abs=1e-6)
+    finally:
+        output = _stop(process)
+    assert "serving models:/madewithml-tagger/1 at " + url in output
+    assert process.returncode == 0, output[-4000:]
+
+
+def test_mlflow_models_serve_serves_the_same_model(tiny_champion_project, pyfunc):
+    port = free_port()
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tiny_champion_project / 'mlflow.db'}"}
+    mlflow_bin = str(Path(sys.executable).with_name("mlflow"))
+    process = subprocess.Popen(
+        [
+            mlflow_bin,
+            "models",
+            "serve",
+            "-m",
+            "models:/madewithml-tagger@champion",
+            "--env-manager",
+            "local",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        cwd=tiny_champion_project.parent,  # nothing of the project is needed at serve time
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for(url + "/ping", process)
+        split = {"columns": ["title", "description"], "data": [[TITLE, DESCRIPTION]]}
+        for params, threshold in [({}, 0.9), ({"params": {THRESHOLD_PARAM: 0.0}}, 0.0)]:
+            response = httpx.post(url + "/invocations", json={"dataframe_split": split, **params})
+            assert response.status_code == 200, response.text
+            row = response.json()["predictions"][0]
+            prediction, probabilities = expected(pyfunc, threshold)
+            assert row["prediction"] == prediction
+            assert {t: row[t] for t in probabilities} == pytest.approx(probabilities, abs=1e-6)
+        missing = httpx.post(
+            url + "/invocations",
+            json={"dataframe_split": {"columns": ["title"], "data": [[TITLE]]}},
+        )
+        assert 400 <= missing.status_code < 500
+    finally:
+        _stop(process)

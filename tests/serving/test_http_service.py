@@ -1,0 +1,146 @@
+"""Real HTTP requests to the Ray Serve + FastAPI service: every endpoint and every bad input."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import mlflow
+import pandas as pd
+import pytest
+
+from madewithml.prediction import THRESHOLD_PARAM
+
+TAGS = ["computer-vision", "mlops", "natural-language-processing", "other"]
+PROJECT = {"title": "Transformers for text", "description": "A language model for search."}
+PROJECTS = [
+    PROJECT,
+    {"title": "YOLO object detection", "description": "Real-time images."},
+    {"title": "Kubeflow pipelines", "description": "Deploying models."},
+]
+
+
+@pytest.fixture(scope="module")
+def pyfunc(tiny_model):
+    """The same logged model, loaded with MLflow: what the service must answer."""
+    tracking, model_uri = tiny_model
+    mlflow.set_tracking_uri(tracking)
+    return mlflow.pyfunc.load_model(model_uri)
+
+
+def expected(pyfunc, projects, threshold=0.5):
+    predictions = pyfunc.predict(pd.DataFrame(projects), params={THRESHOLD_PARAM: threshold})
+    return [
+        {"prediction": row["prediction"], "probabilities": {tag: row[tag] for tag in TAGS}}
+        for _, row in predictions.iterrows()
+    ]
+
+
+def assert_same(answers, reference):
+    assert [a["prediction"] for a in answers] == [r["prediction"] for r in reference]
+    for answer, ref in zip(answers, reference, strict=True):
+        assert answer["probabilities"] == pytest.approx(ref["probabilities"], abs=1e-6)
+
+
+def test_health_and_run_id_name_the_served_model(service, tiny_model, pyfunc):
+    health = httpx.get(service + "/").json()
+    assert health["status"] == "ok"
+    assert health["model_uri"] == tiny_model[1] == "models:/madewithml-tagger/1"
+    assert health["run_id"] == pyfunc.metadata.run_id
+    assert httpx.get(service + "/run_id").json() == {"run_id": pyfunc.metadata.run_id}
+
+
+def test_predict_one_project_answers_as_the_pyfunc_model(service, pyfunc):
+    response = httpx.post(service + "/predict", json=PROJECT)
+    assert response.status_code == 200
+    assert set(response.json()) == {"prediction", "probabilities"}
+    assert_same([response.json()], expected(pyfunc, [PROJECT]))
+
+
+def test_predict_a_list_answers_each_in_order(service, pyfunc):
+    response = httpx.post(service + "/predict", json=PROJECTS)
+    assert response.status_code == 200
+    assert_same(response.json(), expected(pyfunc, PROJECTS))
+
+
+def test_concurrent_requests_are_batched_and_each_gets_its_own_answer(service, pyfunc):
+    before = httpx.get(service + "/").json()
+    projects = [
+        {"title": f"{p['title']} {i}", "description": p["description"]}
+        for i, p in enumerate(PROJECTS * 6)
+    ]
+    with ThreadPoolExecutor(max_workers=len(projects)) as pool:
+        responses = list(
+            pool.map(lambda p: httpx.post(service + "/predict", json=p, timeout=60), projects)
+        )
+    assert [r.status_code for r in responses] == [200] * len(projects)
+    assert_same([r.json() for r in responses], expected(pyfunc, projects))
+    after = httpx.get(service + "/").json()
+    requests = after["predict_requests"] - before["predict_requests"]
+    batches = after["predict_batches"] - before["predict_batches"]
+    assert requests == len(projects)
+    assert batches < requests  # several requests shared a forward pass
+
+
+def test_evaluate_returns_the_evaluation_pipelines_metrics(service, pyfunc):
+    labelled = [
+        {**PROJECTS[0], "tag": "natural-language-processing"},
+        {**PROJECTS[1], "tag": "computer-vision"},
+        {**PROJECTS[2], "tag": "reinforcement-learning"},  # not a model tag: counts as other
+    ]
+    response = httpx.post(service + "/evaluate", json=labelled)
+    assert response.status_code == 200
+    report = response.json()
+    assert set(report) == {"overall", "per_class", "confusion_matrix", "slices"}
+    assert report["overall"]["num_samples"] == 3
+    assert report["confusion_matrix"]["classes"] == TAGS
+    predicted = expected(pyfunc, PROJECTS, threshold=0.0)  # evaluation: the most likely tag
+    truth = ["natural-language-processing", "computer-vision", "other"]
+    accuracy_f1 = sum(p["prediction"] == t for p, t in zip(predicted, truth, strict=True))
+    assert sum(sum(row) for row in report["confusion_matrix"]["matrix"]) == 3
+    diagonal = sum(report["confusion_matrix"]["matrix"][i][i] for i in range(len(TAGS)))
+    assert diagonal == accuracy_f1
+
+
+def test_openapi_docs(service):
+    assert httpx.get(service + "/docs").status_code == 200
+    schema = httpx.get(service + "/openapi.json").json()
+    assert {"/", "/run_id", "/predict", "/evaluate"} <= set(schema["paths"])
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "detail"),
+    [
+        ("/predict", {"title": "No description"}, 422, "description"),
+        ("/predict", {"title": 3, "description": "x"}, 422, "title"),
+        ("/predict", {**PROJECT, "tag": "mlops"}, 422, "tag"),  # unknown field
+        ("/predict", {"title": "   ", "description": "x"}, 422, "title"),
+        ("/predict", {"title": "x", "description": ""}, 422, "description"),
+        ("/predict", [], 422, "no project"),
+        ("/predict", "just text", 422, ""),
+        ("/predict", [PROJECT] * 9, 413, "at most 8"),
+        ("/predict", {"title": "x" * 501, "description": "x"}, 422, "500-character"),
+        ("/evaluate", [PROJECT], 422, "tag"),
+        ("/evaluate", [{**PROJECT, "tag": ""}], 422, "tag"),
+    ],
+)
+def test_bad_requests_get_4xx_and_the_service_keeps_serving(service, path, body, status, detail):
+    response = httpx.post(service + path, json=body)
+    assert response.status_code == status, response.text
+    assert detail in response.text
+    assert httpx.post(service + "/predict", json=PROJECT).status_code == 200
+
+
+def test_oversize_and_malformed_bodies(service):
+    big = b'{"title": "' + b"x" * 30_000 + b'", "description": "x"}'
+    response = httpx.post(
+        service + "/predict", content=big, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert "20000-byte limit" in response.text
+    broken = httpx.post(
+        service + "/predict", content=b'{"title": ', headers={"content-type": "application/json"}
+    )
+    assert broken.status_code == 422
+    assert httpx.get(service + "/predict").status_code == 405
+    assert httpx.post(service + "/predict", json=PROJECT).status_code == 200
