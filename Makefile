@@ -18,7 +18,7 @@ PYTEST_ARGS ?=
 export KEDRO_DISABLE_TELEMETRY ?= true
 export RAY_AUTH_MODE ?= disabled
 
-.PHONY: install run test lint format mlflow-ui benchmark-data benchmark-training benchmark-tuning clean
+.PHONY: install run test lint format mlflow-ui benchmark-data benchmark-training benchmark-tuning benchmark-serving clean
 
 install: $(STAMP)
 
@@ -54,6 +54,9 @@ benchmark-training: install
 
 benchmark-tuning: install
 	$(BIN)/python benchmarks/tuning.py --train-best
+
+benchmark-serving: install
+	$(BIN)/python benchmarks/serving.py
 
 benchmark-data: install
 	$(BIN)/python benchmarks/data_processing.py

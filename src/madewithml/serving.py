@@ -80,6 +80,7 @@ class TagService:
     ) -> None:
         import mlflow  # noqa: PLC0415 - in the replica's process
 
+        logging.getLogger("kedro").setLevel(logging.WARNING)  # no line per node per batch
         mlflow.set_tracking_uri(tracking_uri)
         self.predictor = PipelinePredictor(mlflow.pyfunc.load_model(model_uri), model_uri)
         self.threshold = threshold
