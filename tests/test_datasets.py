@@ -105,7 +105,11 @@ def test_mlflow_run_dataset(tmp_path):
     mlflow.set_tracking_uri(uri)
     try:
         with mlflow.start_run() as run:
-            assert dataset.load() == {"tracking_uri": uri, "run_id": run.info.run_id}
+            assert dataset.load() == {
+                "tracking_uri": uri,
+                "run_id": run.info.run_id,
+                "experiment_id": run.info.experiment_id,
+            }
     finally:
         mlflow.set_tracking_uri(None)
     with pytest.raises(DatasetError, match="read-only"):

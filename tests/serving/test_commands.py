@@ -157,3 +157,42 @@ def test_mlflow_models_serve_serves_the_same_model(tiny_champion_project, pyfunc
         assert 400 <= missing.status_code < 500
     finally:
         _stop(process)
+
+
+@pytest.mark.real_data
+def test_after_kedro_run_the_champion_answers_on_the_real_data(real_default_run, real_data):
+    """A fresh project after `kedro run`: the default model is the champion, and the batch
+    pipeline and `kedro predict` answer with it."""
+    from mlflow.tracking import MlflowClient  # noqa: PLC0415
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{real_default_run / 'mlflow.db'}")
+    champion = client.get_model_version_by_alias("madewithml-tagger", "champion")
+    output = real_default_run / "data/07_model_output/holdout_batch.csv"
+    batch = kedro(
+        real_default_run,
+        "run",
+        "--pipeline=inference",
+        f"--params=inference.input={real_data / 'holdout.csv'},inference.output={output}",
+        data_dir=real_data,
+    )
+    assert batch.returncode == 0, batch.stdout[-4000:] + batch.stderr[-4000:]
+    predictions = pd.read_csv(output)
+    assert len(predictions) == 191
+    sure = predictions[predictions["prediction"] != "other"]
+    assert (sure["prediction"] == sure["tag"]).mean() > 0.9  # the confident answers are right
+
+    result = kedro(
+        real_default_run,
+        *["predict", "--title", "Transfer learning with transformers"],
+        *["--description", "Using transformers for transfer learning on text classification."],
+        "--threshold=0",
+        data_dir=real_data,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert json.loads(result.stdout)["prediction"] == "natural-language-processing"
+    assert (
+        champion.run_id
+        == json.loads((real_default_run / "data/06_models/model_lineage.json").read_text())[
+            "run_id"
+        ]
+    )

@@ -90,13 +90,16 @@ class _FakePyfunc:
     metadata = SimpleNamespace(model_uri="models:/madewithml-tagger/7", run_id="abc")
 
     def predict(self, frame):
+        """As a logged model answers: unsure (top probability 0.7 < 0.9), hence `other`."""
         assert list(frame.columns) == ["title", "description"]
-        return pd.DataFrame({"prediction": ["other"] * len(frame)})
+        probabilities = {tag: [0.1] * len(frame) for tag in CLASS_TO_INDEX}
+        probabilities["mlops"] = [0.7] * len(frame)
+        return pd.DataFrame({"prediction": ["other"] * len(frame), **probabilities})
 
 
 def test_predict_holdout_uses_an_mlflow_model_when_given(holdout):
     predicted = predict_holdout(holdout, None, None, CLASS_TO_INDEX, _FakePyfunc(), 32, 8)
-    assert predicted["prediction"].tolist() == ["other"] * 4
+    assert predicted["prediction"].tolist() == ["mlops"] * 4  # the most likely tag, no threshold
     assert predicted["id"].tolist() == [1, 2, 3, 4]
 
 
