@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
-from training import RESULTS, _data_dir
+from training import RESULTS, _data_dir, write_results
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -173,9 +173,7 @@ def main() -> None:
         f"copy) {1000 * pyfunc_s:.0f} ms; `PipelinePredictor` (the service's) "
         f"{1000 * predictor_s:.1f} ms.",
     ]
-    text = "\n".join(lines) + "\n"
-    Path(args.out).write_text(text)
-    print(text)
+    write_results(args.out, lines)
 
 
 if __name__ == "__main__":

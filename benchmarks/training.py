@@ -107,7 +107,7 @@ def quality(args: argparse.Namespace) -> None:
         f"{statistics.mean(f1s):.3f} ± {statistics.pstdev(f1s):.3f} |",
         "",
     ]
-    _write(args.out or RESULTS / "training_quality.md", lines)
+    write_results(args.out or RESULTS / "training_quality.md", lines)
 
 
 def _bare_setup(remove_stopwords: bool | None = None):
@@ -287,11 +287,12 @@ def overhead(args: argparse.Namespace) -> None:
         f"`ray.init(num_cpus=2)` alone: {ray_start_s:.1f} s.",
         "",
     ]
-    _write(args.out or RESULTS / "training_overhead.md", lines)
+    write_results(args.out or RESULTS / "training_overhead.md", lines)
 
 
-def _write(path: Path, lines: list[str]) -> None:
-    text = "\n".join(lines)
+def write_results(path: Path | str, lines: list[str]) -> None:
+    """Write a benchmark's Markdown result and print it."""
+    text = "\n".join(lines) + "\n"
     Path(path).write_text(text)
     print(text)
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 from project_copy import copy_project, kedro_env
-from training import RESULTS, _data_dir, _latest_model_f1
+from training import RESULTS, _data_dir, _latest_model_f1, write_results
 
 KEDRO = str(Path(sys.executable).with_name("kedro"))
 PARAMS_LINE = re.compile(r"kedro run --pipeline=training --params=(\S+)")
@@ -108,9 +108,7 @@ def main() -> None:
             f"`kedro run --pipeline=training --params={line}`: {train_wall:.0f} s, "
             f"holdout weighted F1 **{f1:.3f}** (the untuned defaults: see training_quality.md).",
         ]
-    text = "\n".join(lines) + "\n"
-    Path(args.out).write_text(text)
-    print(text)
+    write_results(args.out, lines)
 
 
 if __name__ == "__main__":

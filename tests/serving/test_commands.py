@@ -76,6 +76,19 @@ def _wait_for(url: str, process: subprocess.Popen, timeout: float = 180) -> None
     raise AssertionError(f"{url} did not answer within {timeout} s")
 
 
+def _start(command: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Popen:
+    """Start a command of this environment's bin/ (kedro, mlflow) in the background."""
+    executable = str(Path(sys.executable).with_name(command[0]))
+    return subprocess.Popen(
+        [executable, *command[1:]],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
 def _stop(process: subprocess.Popen) -> str:
     process.send_signal(signal.SIGTERM)
     try:
@@ -92,14 +105,8 @@ def test_kedro_serve_serves_the_champion_until_stopped(tiny_champion_project, py
         **kedro_env(tiny_champion_project, tiny_champion_project),
         "RAY_ADDRESS": ray_session.get_runtime_context().gcs_address,
     }
-    kedro_bin = str(Path(sys.executable).with_name("kedro"))
-    process = subprocess.Popen(
-        [kedro_bin, "serve", "--port", str(port), "--threshold", "0.0"],
-        cwd=tiny_champion_project,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    process = _start(
+        ["kedro", "serve", "--port", str(port), "--threshold", "0.0"], tiny_champion_project, env
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -118,27 +125,10 @@ def test_kedro_serve_serves_the_champion_until_stopped(tiny_champion_project, py
 def test_mlflow_models_serve_serves_the_same_model(tiny_champion_project, pyfunc):
     port = free_port()
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tiny_champion_project / 'mlflow.db'}"}
-    mlflow_bin = str(Path(sys.executable).with_name("mlflow"))
-    process = subprocess.Popen(
-        [
-            mlflow_bin,
-            "models",
-            "serve",
-            "-m",
-            "models:/madewithml-tagger@champion",
-            "--env-manager",
-            "local",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(port),
-        ],
-        cwd=tiny_champion_project.parent,  # nothing of the project is needed at serve time
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    command = ["mlflow", "models", "serve", "-m", "models:/madewithml-tagger@champion"]
+    command += ["--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)]
+    # Outside the project: nothing of it is needed at serve time.
+    process = _start(command, tiny_champion_project.parent, env)
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_for(url + "/ping", process)
