@@ -90,32 +90,35 @@ def serve(
 
     from madewithml.hooks import start_ray  # noqa: PLC0415
     from madewithml.prediction import pinned_model_uri  # noqa: PLC0415
-    from madewithml.serving import start_service  # noqa: PLC0415
+    from madewithml.serving import APP_NAME, start_service  # noqa: PLC0415
 
     params, config_loader, tracking_uri = _project(env)
     serving = config_loader["serving"]["serving"]
     uri = pinned_model_uri(_model_uri(model_uri, params))
     started = start_ray(config_loader.get("ray") or {}, {"serve"})
-    url = start_service(
-        uri,
-        tracking_uri,
-        threshold=params["inference"]["threshold"] if threshold is None else threshold,
-        other_tag=params["data_processing"]["other_tag"],
-        serving=serving,
-        host=host or serving["host"],
-        port=port or serving["port"],
-    )
-    click.echo(f"serving {uri} at {url} (OpenAPI docs at {url}/docs); Ctrl-C stops it")
+    # After ray.init, which installs its own handler: SIGTERM stops the service cleanly.
     signal.signal(signal.SIGTERM, _interrupt)
     try:
+        url = start_service(
+            uri,
+            tracking_uri,
+            threshold=params["inference"]["threshold"] if threshold is None else threshold,
+            other_tag=params["data_processing"]["other_tag"],
+            serving=serving,
+            host=host or serving["host"],
+            port=port or serving["port"],
+        )
+        click.echo(f"serving {uri} at {url} (OpenAPI docs at {url}/docs); Ctrl-C stops it")
         while True:
             time.sleep(1)
     except KeyboardInterrupt:
         click.echo("stopping")
     finally:
-        ray_serve.shutdown()
-        if started:
+        if started:  # our own Ray: Serve and Ray go with it
+            ray_serve.shutdown()
             ray.shutdown()
+        else:  # a Ray we joined (a cluster): remove our application only
+            ray_serve.delete(APP_NAME)
 
 
 def _interrupt(signum: int, frame: Any) -> None:

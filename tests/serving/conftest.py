@@ -39,6 +39,7 @@ def service(ray_session, tiny_model):
     from madewithml.serving import start_service  # noqa: PLC0415
 
     tracking, model_uri = tiny_model
+    serve.shutdown()  # a fresh Serve with this port, whatever ran on the session's Ray before
     url = start_service(
         model_uri,
         tracking,
