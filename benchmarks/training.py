@@ -67,12 +67,10 @@ def _latest_model_f1(tracking_uri: str, holdout: pd.DataFrame) -> tuple[float, s
     client = mlflow.MlflowClient()
     version = max(client.search_model_versions("name='madewithml-tagger'"), key=lambda v: v.version)
     model = mlflow.pyfunc.load_model(f"models:/madewithml-tagger/{version.version}")
-    return holdout_f1(lambda frame: _most_likely(model.predict(frame)), holdout), version.run_id
+    from madewithml.pipelines.inference.nodes import most_likely_tag  # noqa: PLC0415
 
-
-def _most_likely(predictions: pd.DataFrame) -> pd.Series:
-    """The most likely tag of each row (the evaluation's rule: no inference.threshold)."""
-    return predictions.drop(columns="prediction").idxmax(axis=1)
+    # The evaluation's rule: the most likely tag, no inference.threshold.
+    return holdout_f1(lambda frame: most_likely_tag(model.predict(frame)), holdout), version.run_id
 
 
 def quality(args: argparse.Namespace) -> None:

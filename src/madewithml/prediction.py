@@ -15,6 +15,7 @@ import pandas as pd
 
 from madewithml.pipelines.data_processing.nodes import map_tags
 from madewithml.pipelines.evaluation.nodes import score_predictions, score_slices
+from madewithml.pipelines.inference.nodes import tag_columns
 
 THRESHOLD_PARAM = "inference.threshold"
 
@@ -75,7 +76,7 @@ class PipelinePredictor:
 
 def answers(predictions: pd.DataFrame) -> list[dict[str, Any]]:
     """``[{"prediction": tag, "probabilities": {tag: p, ...}}, ...]``, one per row."""
-    classes = [column for column in predictions.columns if column != "prediction"]
+    classes = tag_columns(predictions)
     return [
         {
             "prediction": row["prediction"],

@@ -118,7 +118,14 @@ def best_model(result: ray.train.Result) -> TagClassifier:
     best = result.get_best_checkpoint(metric="val_loss", mode="min")
     if best is None:
         raise RuntimeError(f"Ray Train run {result.path} reported no checkpoint")
-    with best.as_directory() as folder:
+    return load_checkpoint(best)
+
+
+def load_checkpoint(checkpoint: ray.train.Checkpoint | str) -> TagClassifier:
+    """The model of a Ray Train checkpoint (or of its path: local, or a storage URI)."""
+    if isinstance(checkpoint, str):
+        checkpoint = ray.train.Checkpoint(checkpoint)
+    with checkpoint.as_directory() as folder:
         return TagClassifier.load(folder)
 
 

@@ -14,7 +14,7 @@ import numbers
 from typing import Any
 
 import pandas as pd
-import ray.train
+from mlflow.tracking import MlflowClient
 from ray import tune
 from ray.air.integrations.mlflow import MLflowLoggerCallback
 from ray.tune.integration.ray_train import CHECKPOINT_PATH_KEY, TuneReportCallback
@@ -23,7 +23,6 @@ from ray.tune.schedulers import AsyncHyperBandScheduler
 from ray.tune.search import ConcurrencyLimiter
 from ray.tune.search.hyperopt import HyperOptSearch
 
-from madewithml.model import TagClassifier
 from madewithml.ray_training import HYPERPARAMETERS, build_trainer, storage_uri
 
 logger = logging.getLogger(__name__)
@@ -141,7 +140,7 @@ class TrialMlflowCallback(MLflowLoggerCallback):
         epochs = int((trial.last_result or {}).get("training_iteration", 0))
         outcome = trial_outcome(epochs, self._num_epochs, failed)
         try:
-            client = self.mlflow_util._get_client()
+            client = MlflowClient(tracking_uri=self.tracking_uri)
             client.set_tag(self._trial_runs[trial], "trial_status", outcome)
         except Exception:  # tracking must never stop tuning
             logger.exception("could not tag the MLflow run of trial %s", trial)
@@ -251,12 +250,6 @@ def best_trial(trials: pd.DataFrame, metric: str, mode: str) -> pd.Series:
         raise RuntimeError(f"no Tune trial reported {metric!r}: {errors or 'no trial ran'}")
     best = scored[f"best_{metric}"].idxmin() if mode == "min" else scored[f"best_{metric}"].idxmax()
     return trials.loc[best]
-
-
-def load_checkpoint(path: str) -> TagClassifier:
-    """The model of a Ray Train checkpoint (a local path or a storage URI)."""
-    with ray.train.Checkpoint(path).as_directory() as folder:
-        return TagClassifier.load(folder)
 
 
 def _finite(value: Any) -> bool:

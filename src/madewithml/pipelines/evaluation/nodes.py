@@ -18,7 +18,7 @@ from madewithml.baseline import make_baseline  # noqa: E402
 from madewithml.metrics import confusion, per_class_scores, weighted_scores  # noqa: E402
 from madewithml.model import TagClassifier  # noqa: E402
 from madewithml.pipelines.data_processing.nodes import tokenize_texts  # noqa: E402
-from madewithml.pipelines.inference.nodes import predict_tags  # noqa: E402
+from madewithml.pipelines.inference.nodes import most_likely_tag, predict_tags  # noqa: E402
 from madewithml.promotion import decide_promotion  # noqa: E402
 from madewithml.slices import slice_masks  # noqa: E402
 from madewithml.text_cleaning import project_text  # noqa: E402
@@ -42,8 +42,7 @@ def predict_holdout(
     if mlflow_model is not None:
         predictions = mlflow_model.predict(holdout_projects[["title", "description"]])
         predictions.index = holdout_projects.index
-        classes = [column for column in predictions.columns if column != "prediction"]
-        predictions["prediction"] = predictions[classes].idxmax(axis=1)
+        predictions["prediction"] = most_likely_tag(predictions)
     else:
         inputs = tokenize_texts(holdout_projects, tokenizer, max_length)
         predictions = predict_tags(model, inputs, class_to_index, batch_size)

@@ -38,6 +38,16 @@ def predict_tags(
     return predictions
 
 
+def tag_columns(predictions: pd.DataFrame) -> list[str]:
+    """The probability columns of a predictions table: every column but `prediction`."""
+    return [column for column in predictions.columns if column != "prediction"]
+
+
+def most_likely_tag(predictions: pd.DataFrame) -> pd.Series:
+    """The tag with the highest probability in each row (no threshold)."""
+    return predictions[tag_columns(predictions)].idxmax(axis=1)
+
+
 def apply_threshold(predictions: pd.DataFrame, threshold: float, other_tag: str) -> pd.DataFrame:
     """The seed's rule: a row whose top probability is below `threshold` is predicted `other_tag`.
 
@@ -45,8 +55,7 @@ def apply_threshold(predictions: pd.DataFrame, threshold: float, other_tag: str)
     """
     if not 0.0 <= threshold <= 1.0:
         raise ValueError(f"inference.threshold must be between 0 and 1, not {threshold!r}")
-    classes = [column for column in predictions.columns if column != "prediction"]
-    unsure = predictions[classes].max(axis=1) < threshold
+    unsure = predictions[tag_columns(predictions)].max(axis=1) < threshold
     return predictions.assign(prediction=predictions["prediction"].where(~unsure, other_tag))
 
 

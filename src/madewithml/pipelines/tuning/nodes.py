@@ -11,14 +11,13 @@ import pandas as pd
 
 from madewithml.encoder import resolve_encoder
 from madewithml.model import TagClassifier
-from madewithml.ray_training import run_name, train_loop_config
+from madewithml.ray_training import load_checkpoint, run_name, train_loop_config
 from madewithml.tuning import (
     COMPLETED,
     STOPPED_EARLY,
     TrialMlflowCallback,
     best_trial,
     build_tuner,
-    load_checkpoint,
     trial_tables,
 )
 
