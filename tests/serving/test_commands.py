@@ -84,7 +84,12 @@ def _start(command: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Pop
     process = subprocess.Popen(
         [executable, *command[1:]],
         cwd=cwd,
-        env={**env, "PYTHONUNBUFFERED": "1"},
+        # As with the virtual environment activated: `mlflow models serve` execs `uvicorn`.
+        env={
+            **env,
+            "PYTHONUNBUFFERED": "1",
+            "PATH": f"{Path(sys.executable).parent}:{env.get('PATH', '')}",
+        },
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
