@@ -18,7 +18,7 @@ PYTEST_ARGS ?=
 export KEDRO_DISABLE_TELEMETRY ?= true
 export RAY_AUTH_MODE ?= disabled
 
-.PHONY: install run test lint format mlflow-ui benchmark-data benchmark-training benchmark-tuning benchmark-serving clean
+.PHONY: install run test lint format mlflow-ui viz jupyter strip-notebooks benchmark-data benchmark-training benchmark-tuning benchmark-serving clean
 
 install: $(STAMP)
 
@@ -47,6 +47,16 @@ format: install
 
 mlflow-ui: install
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/kedro mlflow ui
+
+viz: install
+	$(BIN)/kedro viz run --host 127.0.0.1 --port 4141
+
+jupyter: install
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/kedro jupyter lab
+
+# Notebooks are committed without outputs (a test checks it).
+strip-notebooks: install
+	$(BIN)/jupyter nbconvert --clear-output --inplace notebooks/*.ipynb
 
 benchmark-training: install
 	$(BIN)/python benchmarks/training.py quality

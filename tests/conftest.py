@@ -131,7 +131,8 @@ def trained_model(request):
     else:
         project = request.getfixturevalue("real_default_run")
         tracking = f"sqlite:///{project / 'mlflow.db'}"
-        run_id = json.loads((project / "data/06_models/model_lineage.json").read_text())["run_id"]
+        lineage = project / "data/08_reporting/model_lineage.json"
+        run_id = json.loads(lineage.read_text())["run_id"]
         uri = f"runs:/{run_id}/model"
     mlflow.set_tracking_uri(tracking)
     try:

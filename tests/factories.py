@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import socket
 from pathlib import Path
 
@@ -72,8 +73,15 @@ def mlflow_tracking(folder: Path):
     return {"tracking_uri": uri, "run_id": run.info.run_id, "experiment_id": experiment}, client
 
 
-def free_port() -> int:
-    """A TCP port on loopback that nothing listens on now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def free_port(below: int | None = None) -> int:
+    """A TCP port on loopback that nothing listens on now; `below`: one under that number
+    (Kedro-Viz refuses ports above 49151, where the system picks ephemeral ones)."""
+    candidates = iter(random.sample(range(20000, below), 200)) if below else iter([0] * 200)
+    for candidate in candidates:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue
+            return sock.getsockname()[1]
+    raise RuntimeError("no free port on loopback")

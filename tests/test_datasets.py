@@ -1,4 +1,7 @@
+import json
+
 import pytest
+from factories import mlflow_tracking
 from kedro.io.core import DatasetError
 
 from madewithml.datasets import RawCSVDataset
@@ -114,3 +117,57 @@ def test_mlflow_run_dataset(tmp_path):
         mlflow.set_tracking_uri(None)
     with pytest.raises(DatasetError, match="read-only"):
         dataset.save({})
+
+
+def test_folder_previews_list_files_and_scalar_settings(tmp_path, tiny_encoder):
+    from transformers import AutoTokenizer  # noqa: PLC0415
+
+    from madewithml.datasets import TagClassifierDataset, TokenizerDataset  # noqa: PLC0415
+    from madewithml.model import TagClassifier  # noqa: PLC0415
+
+    model = TagClassifierDataset(filepath=str(tmp_path / "model"))
+    model.save(TagClassifier.from_encoder(str(tiny_encoder), 4, 0.1, "mean"))
+    preview = json.loads(model.preview())
+    assert set(preview["files"]) == {"model.safetensors", "model_config.json"}
+    assert preview["config"]["num_classes"] == 4
+    tokenizer = TokenizerDataset(filepath=str(tmp_path / "tokenizer"))
+    tokenizer.save(AutoTokenizer.from_pretrained(tiny_encoder))
+    preview = json.loads(tokenizer.preview())
+    assert "tokenizer_config.json" in preview["files"]
+    assert all(not isinstance(value, dict | list) for value in preview["config"].values())
+    with pytest.raises(DatasetError, match="no saved folder"):
+        TokenizerDataset(filepath=str(tmp_path / "missing")).preview()
+
+
+def test_tokenized_projects_preview_shows_arrays_as_lengths(tmp_path):
+    import pandas as pd  # noqa: PLC0415
+
+    from madewithml.datasets import TokenizedProjectsDataset  # noqa: PLC0415
+
+    dataset = TokenizedProjectsDataset(filepath=str(tmp_path / "inputs.parquet"))
+    ids = [[101, 7, 8, 9, 10, 11, 12, 102], [101, 102]]
+    dataset.save(pd.DataFrame({"id": [1, 2], "input_ids": ids, "target": [0, 3]}))
+    preview = dataset.preview(nrows=1)
+    assert preview["columns"] == ["id", "input_ids", "target"]
+    assert preview["data"] == [[1, "8 × [101, 7, 8, 9, 10, 11, …]", 0]]
+    json.dumps(preview)  # what Kedro-Viz serves must be JSON
+
+
+def test_metrics_dataset_logs_to_mlflow_and_keeps_a_json_copy(tmp_path):
+    import mlflow  # noqa: PLC0415
+
+    from madewithml.datasets import MlflowMetricsDataset  # noqa: PLC0415
+
+    run, client = mlflow_tracking(tmp_path)
+    path = tmp_path / "reporting" / "metrics.json"
+    dataset = MlflowMetricsDataset(filepath=str(path), prefix="evaluation", run_id=run["run_id"])
+    with pytest.raises(DatasetError, match="no metrics"):
+        dataset.preview()
+    mlflow.set_tracking_uri(run["tracking_uri"])
+    try:
+        dataset.save({"f1": [{"value": 0.5, "step": 0}, {"value": 0.75, "step": 1}]})
+    finally:
+        mlflow.set_tracking_uri(None)
+    assert client.get_run(run["run_id"]).data.metrics == {"evaluation.f1": 0.75}
+    assert json.loads(dataset.preview()) == {"evaluation.f1": 0.75}
+    assert [p.name for p in path.parent.iterdir()] == ["metrics.json"]  # no staging file left

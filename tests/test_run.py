@@ -27,7 +27,7 @@ def test_data_processing_writes_model_inputs_and_class_to_index(tmp_path, real_d
     val = pd.read_parquet(project / "data/05_model_input/val_model_input.parquet")
     assert (len(train), len(val)) == (610, 154)
     assert set(train["target"]) == set(val["target"]) == {0, 1, 2, 3}
-    class_to_index = json.loads((project / "data/06_models/class_to_index.json").read_text())
+    class_to_index = json.loads((project / "data/05_model_input/class_to_index.json").read_text())
     assert class_to_index == {
         "computer-vision": 0,
         "mlops": 1,

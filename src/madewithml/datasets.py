@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import tempfile
 import uuid
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from kedro.io.core import PROTOCOL_DELIMITER, AbstractDataset, DatasetError
-from kedro_datasets.pandas import CSVDataset
+from kedro_datasets._typing import JSONPreview, TablePreview
+from kedro_datasets.pandas import CSVDataset, ParquetDataset
+from kedro_mlflow.io.metrics import MlflowMetricsHistoryDataset
 
 
 class RawCSVDataset(CSVDataset):
@@ -95,9 +100,31 @@ class _FolderDataset(AbstractDataset):
     def _describe(self) -> dict[str, Any]:
         return {"filepath": str(self._filepath)}
 
+    _config_file: str = ""
+
+    def preview(self) -> JSONPreview:
+        """Kedro-Viz's preview: the folder's files with their sizes, and the scalar settings of
+        its JSON config, read without loading the (large) content."""
+        folder = Path(self._filepath)
+        if not folder.is_dir():
+            raise DatasetError(f"no saved folder at '{folder}': run the pipeline that writes it")
+        files = {f.name: f"{f.stat().st_size / 1e6:.2f} MB" for f in sorted(folder.iterdir())}
+        summary: dict[str, Any] = {"files": files}
+        config = folder / self._config_file
+        if self._config_file and config.is_file():
+            settings = json.loads(config.read_text())
+            summary["config"] = {
+                key: value
+                for key, value in settings.items()
+                if isinstance(value, str | int | float | bool) or value is None
+            }
+        return JSONPreview(json.dumps(summary))
+
 
 class TagClassifierDataset(_FolderDataset):
     """A `madewithml.model.TagClassifier` as safetensors weights plus a JSON config."""
+
+    _config_file = "model_config.json"
 
     def _write(self, data: Any, folder: Path) -> None:
         data.save(folder)
@@ -111,6 +138,8 @@ class TagClassifierDataset(_FolderDataset):
 class TokenizerDataset(_FolderDataset):
     """A Hugging Face tokenizer, saved with `save_pretrained` and read with `AutoTokenizer`."""
 
+    _config_file = "tokenizer_config.json"
+
     def _write(self, data: Any, folder: Path) -> None:
         data.save_pretrained(folder)
 
@@ -118,6 +147,77 @@ class TokenizerDataset(_FolderDataset):
         from transformers import AutoTokenizer  # noqa: PLC0415 - transformers only when used
 
         return AutoTokenizer.from_pretrained(folder)
+
+
+class TokenizedProjectsDataset(ParquetDataset):
+    """A parquet table of model inputs whose token-id columns hold arrays.
+
+    Kedro-Viz cannot show array cells, so the preview shows each one as its length and first ids.
+    """
+
+    def preview(self, nrows: int = 5) -> TablePreview:
+        table = pd.read_parquet(str(self._get_load_path())).head(nrows)
+        for column in table.columns:
+            if table[column].map(lambda cell: isinstance(cell, np.ndarray | list)).any():
+                table[column] = table[column].map(_describe_array)
+        return TablePreview(table.to_dict(orient="split"))
+
+
+def _describe_array(cell: Any) -> str:
+    values = [int(value) for value in cell]
+    head = ", ".join(str(value) for value in values[:6])
+    return f"{len(values)} × [{head}, …]"
+
+
+class MlflowMetricsDataset(MlflowMetricsHistoryDataset):
+    """kedro-mlflow's metrics dataset that also keeps the last values in a local JSON file.
+
+    Saving logs the metrics to the active MLflow run (as the parent class does) and writes
+    ``{name: value}`` to `filepath` (atomically), which Kedro-Viz previews and notebooks read
+    without an MLflow query.
+    """
+
+    def __init__(
+        self,
+        *,
+        filepath: str,
+        prefix: str | None = None,
+        run_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(run_id=run_id, prefix=prefix, metadata=metadata)
+        self._filepath = Path(filepath)
+
+    def _save(self, data: dict[str, Any]) -> None:  # the parent defines _save, Kedro wraps it
+        super()._save(data)
+        latest = {}
+        for name, value in data.items():
+            last = value[-1] if isinstance(value, list) else value
+            key = f"{self._prefix}.{name}" if self._prefix else name
+            latest[key] = float(last["value"])
+        _write_atomically(self._filepath, json.dumps(latest, indent=2))
+
+    def preview(self) -> JSONPreview:
+        """Kedro-Viz's preview: the metrics the last run saved."""
+        if not self._filepath.is_file():
+            raise DatasetError(f"no metrics at '{self._filepath}': run the pipeline that logs them")
+        return JSONPreview(self._filepath.read_text())
+
+    def _describe(self) -> dict[str, Any]:
+        return {**super()._describe(), "filepath": str(self._filepath)}
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write `text` to a temporary file beside `path`, then rename it over `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, staging = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w") as file:
+            file.write(text)
+        os.replace(staging, path)
+    finally:
+        if os.path.exists(staging):
+            os.remove(staging)
 
 
 class MlflowRunDataset(AbstractDataset):

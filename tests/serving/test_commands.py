@@ -201,7 +201,7 @@ def test_after_kedro_run_the_champion_answers_on_the_real_data(real_default_run,
     assert json.loads(result.stdout)["prediction"] == "natural-language-processing"
     assert (
         champion.run_id
-        == json.loads((real_default_run / "data/06_models/model_lineage.json").read_text())[
+        == json.loads((real_default_run / "data/08_reporting/model_lineage.json").read_text())[
             "run_id"
         ]
     )

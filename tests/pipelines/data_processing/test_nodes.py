@@ -1,3 +1,4 @@
+import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
@@ -5,6 +6,7 @@ from madewithml.pipelines.data_processing.nodes import (
     add_clean_text,
     encode_labels,
     map_tags,
+    plot_class_balance,
     prepare_tokenizer,
     split_train_val,
     tokenize_projects,
@@ -141,3 +143,18 @@ def test_split_of_the_real_dataset_matches_the_seed(real_data):
         "other": 22,
         "mlops": 13,
     }
+
+
+def test_plot_class_balance_draws_each_part_per_tag():
+    train = pd.DataFrame({"tag": ["mlops", "mlops", "other", "computer-vision"]})
+    val = pd.DataFrame({"tag": ["mlops", "other"]})
+    figure = plot_class_balance(train, val)
+    (axes,) = figure.axes
+    heights = {
+        label: [bar.get_height() for bar in container]
+        for label, container in zip(["train", "validation"], axes.containers, strict=True)
+    }
+    assert [tick.get_text() for tick in axes.get_xticklabels()][0] == "mlops"
+    assert sorted(heights["train"]) == [1, 1, 2]
+    assert sorted(heights["validation"]) == [0, 1, 1]  # a tag missing from a part shows as 0
+    plt.close(figure)

@@ -36,7 +36,7 @@ def tuning_run(tmp_path_factory, real_data, ray_session):
 def test_tuning_writes_its_datasets_and_one_parent_run_with_a_child_per_trial(tuning_run):
     project, _, _ = tuning_run
     trials = pd.read_parquet(project / "data/08_reporting/tuning_trials.parquet")
-    best = yaml.safe_load((project / "data/06_models/best_hyperparameters.yml").read_text())
+    best = yaml.safe_load((project / "data/08_reporting/best_hyperparameters.yml").read_text())
 
     assert len(trials) == 2 and set(trials["outcome"]) == {"completed"}  # 1 epoch: none stopped
     winner = trials.loc[trials["best_val_loss"].idxmin()]
@@ -60,7 +60,7 @@ def test_tuning_writes_its_datasets_and_one_parent_run_with_a_child_per_trial(tu
 
 def test_training_with_the_printed_params_line_uses_the_best_hyperparameters(tuning_run, real_data):
     project, output, env = tuning_run
-    best = yaml.safe_load((project / "data/06_models/best_hyperparameters.yml").read_text())
+    best = yaml.safe_load((project / "data/08_reporting/best_hyperparameters.yml").read_text())
     line = PARAMS_LINE.search(" ".join(output.split())).group(1)
 
     result = kedro(
@@ -81,9 +81,9 @@ def test_training_with_the_printed_params_line_uses_the_best_hyperparameters(tun
 
 def test_the_best_hyperparameters_file_also_works_as_local_parameters(tuning_run):
     project, _, _ = tuning_run
-    best = yaml.safe_load((project / "data/06_models/best_hyperparameters.yml").read_text())
+    best = yaml.safe_load((project / "data/08_reporting/best_hyperparameters.yml").read_text())
     tuned = project / "conf/local/parameters_tuned.yml"
-    tuned.write_text((project / "data/06_models/best_hyperparameters.yml").read_text())
+    tuned.write_text((project / "data/08_reporting/best_hyperparameters.yml").read_text())
     try:
         loader = CONFIG_LOADER_CLASS(str(project / "conf"), **CONFIG_LOADER_ARGS)
         training = loader["parameters"]["training"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import pandas as pd
+from matplotlib.figure import Figure  # plots are files: no pyplot, no backend
 from sklearn.model_selection import train_test_split
 from transformers import PreTrainedTokenizerBase
 
@@ -50,6 +51,29 @@ def split_train_val(
     train = pd.concat(train_parts).sample(frac=1.0, random_state=seed).reset_index(drop=True)
     val = pd.concat(val_parts).sample(frac=1.0, random_state=seed).reset_index(drop=True)
     return train, val
+
+
+def plot_class_balance(train_projects: pd.DataFrame, val_projects: pd.DataFrame) -> Figure:
+    """Projects per tag in the training and validation parts (the split is stratified)."""
+    counts = pd.DataFrame(
+        {
+            "train": train_projects["tag"].value_counts(),
+            "validation": val_projects["tag"].value_counts(),
+        }
+    ).fillna(0)
+    counts = counts.sort_values("train", ascending=False)
+    figure = Figure(figsize=(7, 4))
+    axes = figure.subplots()
+    positions = range(len(counts))
+    for offset, part in ((-0.2, "train"), (0.2, "validation")):
+        bars = axes.bar([p + offset for p in positions], counts[part], width=0.4, label=part)
+        axes.bar_label(bars, fmt="%d", fontsize=8)
+    axes.set_xticks(list(positions), counts.index, rotation=20, ha="right")
+    axes.set_ylabel("projects")
+    axes.legend()
+    axes.set_title("Projects per tag")
+    figure.tight_layout()
+    return figure
 
 
 def encode_labels(

@@ -6,6 +6,7 @@ from .nodes import (
     add_clean_text,
     encode_labels,
     map_tags,
+    plot_class_balance,
     prepare_tokenizer,
     split_train_val,
     tokenize_projects,
@@ -51,6 +52,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 ["projects", f"{params}.test_size", f"{params}.seed"],
                 ["train_projects", "val_projects"],
                 name="split_train_val",
+            ),
+            node(
+                plot_class_balance,
+                ["train_projects", "val_projects"],
+                "class_balance_plot",
+                name="plot_class_balance",
             ),
             node(
                 encode_labels,

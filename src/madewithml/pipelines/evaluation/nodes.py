@@ -5,23 +5,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-import matplotlib
+import pandas as pd
+from matplotlib.figure import Figure  # plots are files: no pyplot, no backend
+from sklearn.pipeline import Pipeline
+from transformers import PreTrainedTokenizerBase
 
-matplotlib.use("Agg")  # plots are files, never windows
-
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-from sklearn.pipeline import Pipeline  # noqa: E402
-from transformers import PreTrainedTokenizerBase  # noqa: E402
-
-from madewithml.baseline import make_baseline  # noqa: E402
-from madewithml.metrics import confusion, per_class_scores, weighted_scores  # noqa: E402
-from madewithml.model import TagClassifier  # noqa: E402
-from madewithml.pipelines.data_processing.nodes import tokenize_texts  # noqa: E402
-from madewithml.pipelines.inference.nodes import most_likely_tag, predict_tags  # noqa: E402
-from madewithml.promotion import decide_promotion  # noqa: E402
-from madewithml.slices import slice_masks  # noqa: E402
-from madewithml.text_cleaning import project_text  # noqa: E402
+from madewithml.baseline import make_baseline
+from madewithml.metrics import confusion, per_class_scores, weighted_scores
+from madewithml.model import TagClassifier
+from madewithml.pipelines.data_processing.nodes import tokenize_texts
+from madewithml.pipelines.inference.nodes import most_likely_tag, predict_tags
+from madewithml.promotion import decide_promotion
+from madewithml.slices import slice_masks
+from madewithml.text_cleaning import project_text
 
 
 def predict_holdout(
@@ -150,11 +146,12 @@ def report_metrics(report: dict) -> dict[str, dict[str, float]]:
     return {name: [{"value": float(value), "step": 0}] for name, value in metrics.items()}
 
 
-def plot_confusion_matrix(model_scores: dict) -> plt.Figure:
+def plot_confusion_matrix(model_scores: dict) -> Figure:
     """Holdout confusion matrix (rows: true tag, columns: predicted tag)."""
     classes = model_scores["confusion_matrix"]["classes"]
     matrix = model_scores["confusion_matrix"]["matrix"]
-    figure, axes = plt.subplots(figsize=(6, 5))
+    figure = Figure(figsize=(6, 5))
+    axes = figure.subplots()
     image = axes.imshow(matrix, cmap="Blues")
     axes.set_xticks(range(len(classes)), classes, rotation=30, ha="right")
     axes.set_yticks(range(len(classes)), classes)
@@ -169,12 +166,13 @@ def plot_confusion_matrix(model_scores: dict) -> plt.Figure:
     return figure
 
 
-def plot_per_class_f1(model_scores: dict, baseline_scores: dict) -> plt.Figure:
+def plot_per_class_f1(model_scores: dict, baseline_scores: dict) -> Figure:
     """Holdout F1 per tag, the model beside the baseline."""
     classes = list(model_scores["per_class"])
     model_f1 = [model_scores["per_class"][c]["f1"] for c in classes]
     baseline_f1 = [baseline_scores["per_class"][c]["f1"] for c in classes]
-    figure, axes = plt.subplots(figsize=(7, 4))
+    figure = Figure(figsize=(7, 4))
+    axes = figure.subplots()
     positions = range(len(classes))
     axes.bar([p - 0.2 for p in positions], model_f1, width=0.4, label="model")
     axes.bar([p + 0.2 for p in positions], baseline_f1, width=0.4, label="TF-IDF baseline")
@@ -187,10 +185,11 @@ def plot_per_class_f1(model_scores: dict, baseline_scores: dict) -> plt.Figure:
     return figure
 
 
-def plot_training_curves(training_history: pd.DataFrame) -> plt.Figure:
+def plot_training_curves(training_history: pd.DataFrame) -> Figure:
     """Train and validation loss, and validation F1, per epoch."""
     epochs = training_history["epoch"] + 1
-    figure, (losses, f1) = plt.subplots(1, 2, figsize=(9, 3.5))
+    figure = Figure(figsize=(9, 3.5))
+    losses, f1 = figure.subplots(1, 2)
     losses.plot(epochs, training_history["train_loss"], marker="o", label="train")
     losses.plot(epochs, training_history["val_loss"], marker="o", label="validation")
     losses.set_xlabel("epoch")

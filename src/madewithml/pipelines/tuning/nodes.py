@@ -6,8 +6,8 @@ import logging
 import numbers
 from typing import Any
 
-import matplotlib.pyplot as plt
 import pandas as pd
+from matplotlib.figure import Figure  # plots are files: no pyplot, no backend
 
 from madewithml.encoder import resolve_encoder
 from madewithml.model import TagClassifier
@@ -117,11 +117,12 @@ def select_best_hyperparameters(
 
 def plot_trials(
     tuning_trials: pd.DataFrame, tuning_history: pd.DataFrame, tuning: dict[str, Any]
-) -> plt.Figure:
+) -> Figure:
     """Every trial's validation metric per epoch, and the best value against each hyperparameter."""
     metric = tuning["metric"]
     searched = [name for name in tuning["search_space"] if name in tuning_trials]
-    figure, axes = plt.subplots(1, 1 + len(searched), figsize=(4 * (1 + len(searched)), 3.5))
+    figure = Figure(figsize=(4 * (1 + len(searched)), 3.5))
+    axes = figure.subplots(1, 1 + len(searched))
     curves, *scatters = axes
     for trial, epochs in tuning_history.groupby("trial", sort=False):
         curves.plot(epochs["epoch"] + 1, epochs[metric], marker="o", label=str(trial)[:8])

@@ -1,0 +1,131 @@
+"""Kedro-Viz as a person uses it: `kedro viz run` on loopback, opened in a real headless Chromium,
+on a project copy in which `kedro run` ran on the real data (so the previews have data)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from browser import (
+    artifacts_dir,
+    background_command,
+    free_port,
+    headless_chromium,
+    wait_for_json,
+)
+from kedro_project import KEDRO, kedro, kedro_env
+
+pytestmark = pytest.mark.real_data
+
+PIPELINES = ["data_processing", "training", "tuning", "evaluation", "inference"]
+# Kedro's data engineering convention, in the order the data flows.
+LAYERS = ["raw", "primary", "feature", "model_input", "models", "model_output", "reporting"]
+
+
+@pytest.fixture(scope="module")
+def viz(real_default_run, real_data, tmp_path_factory):
+    """The URL of `kedro viz run` serving the project copy; stopped (children too) at the end."""
+    port = free_port(below=49151)
+    log = tmp_path_factory.mktemp("viz") / "kedro-viz.log"
+    command = [KEDRO, "viz", "run", "--no-browser", "--host", "127.0.0.1", "--port", str(port)]
+    env = kedro_env(real_default_run, real_data)
+    with background_command(command, cwd=real_default_run, env=env, log=log) as process:
+        url = f"http://127.0.0.1:{port}"
+        wait_for_json(f"{url}/api/main", timeout=120, process=process, log=log)
+        yield url
+    assert "Traceback" not in log.read_text(), log.read_text()[-5000:]
+
+
+@pytest.fixture(scope="module")
+def browser(viz):
+    with headless_chromium() as driver:
+        yield driver
+
+
+def _api(url: str, path: str) -> dict:
+    import urllib.request  # noqa: PLC0415
+
+    with urllib.request.urlopen(f"{url}{path}", timeout=30) as response:
+        return json.load(response)
+
+
+def _open(driver, url: str, pipeline: str, expected: set[str]) -> dict:
+    """Open `pipeline` in the flowchart and wait until every name in `expected` is drawn;
+    returns {label: element} of the drawn nodes."""
+    from selenium.webdriver.common.by import By  # noqa: PLC0415
+    from selenium.webdriver.support.ui import WebDriverWait  # noqa: PLC0415
+
+    driver.get(f"{url}/?pid={pipeline}")
+
+    def drawn(driver) -> dict | bool:
+        nodes = {n.text: n for n in driver.find_elements(By.CSS_SELECTOR, "g.pipeline-node")}
+        return nodes if expected <= set(nodes) else False
+
+    try:
+        nodes = WebDriverWait(driver, 60, poll_frequency=0.5).until(drawn)
+    except Exception:
+        driver.save_screenshot(str(artifacts_dir() / f"kedro-viz-{pipeline}-failed.png"))
+        labels = {n.text for n in driver.find_elements(By.CSS_SELECTOR, "g.pipeline-node")}
+        pytest.fail(f"{pipeline}: not drawn after 60 s: {sorted(expected - labels)}")
+    for close in driver.find_elements(By.CSS_SELECTOR, ".feature-hints__close"):
+        if close.is_displayed():
+            close.click()  # the first-visit feature tour covers part of the flowchart
+    return nodes
+
+
+def test_every_pipeline_is_drawn_with_its_nodes_and_layers(viz, browser):
+    registered = {p["id"] for p in _api(viz, "/api/main")["pipelines"]}
+    assert set(PIPELINES) <= registered
+    for pipeline in PIPELINES:
+        graph = _api(viz, f"/api/pipelines/{pipeline}")
+        # Parameters are hidden in the flowchart by default; functions and datasets are drawn.
+        expected = {n["name"] for n in graph["nodes"] if n["type"] in {"task", "data"}}
+        tasks = {n["name"] for n in graph["nodes"] if n["type"] == "task"}
+        assert tasks, pipeline
+        drawn = _open(browser, viz, pipeline, expected)
+        assert expected <= set(drawn)
+        browser.save_screenshot(str(artifacts_dir() / f"kedro-viz-{pipeline}.png"))
+    # The whole system (`kedro run`) has all seven layers, in the order the data flows.
+    assert _api(viz, "/api/pipelines/__default__")["layers"] == LAYERS
+
+
+@pytest.mark.parametrize(
+    ("pipeline", "dataset", "selector", "kind"),
+    [
+        ("data_processing", "dataset", ".preview-table__row", "table"),
+        ("data_processing", "class_balance_plot", "img.pipeline-metadata__plot-image", "plot"),
+        ("evaluation", "evaluation_report", ".object-key", "json"),
+        ("evaluation", "evaluation_metrics", ".object-key", "json"),
+    ],
+)
+def test_a_dataset_preview_opens(viz, browser, pipeline, dataset, selector, kind):
+    from selenium.webdriver.common.by import By  # noqa: PLC0415
+    from selenium.webdriver.support.ui import WebDriverWait  # noqa: PLC0415
+
+    nodes = _open(browser, viz, pipeline, {dataset})
+    nodes[dataset].click()
+    panel = WebDriverWait(browser, 30).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, ".pipeline-metadata--visible")
+    )[0]
+    assert panel.find_element(By.CSS_SELECTOR, ".pipeline-metadata__title").text == dataset
+    shown = WebDriverWait(browser, 30).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, selector), f"no {kind} preview of {dataset}"
+    )
+    if kind == "plot":  # the PNG really decoded
+        assert browser.execute_script("return arguments[0].naturalWidth", shown[0]) > 100
+    elif kind == "table":
+        assert len(shown) >= 5
+    else:
+        keys = {element.text.strip('"') for element in shown}
+        assert keys & {"model", "evaluation.holdout_f1"}, keys
+    browser.save_screenshot(str(artifacts_dir() / f"kedro-viz-preview-{dataset}.png"))
+
+
+def test_kedro_viz_build_writes_a_static_site_with_every_pipeline(real_default_run, real_data):
+    result = kedro(real_default_run, "viz", "build", data_dir=real_data, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    site = real_default_run / "build"
+    assert (site / "index.html").is_file()
+    for pipeline in PIPELINES:
+        graph = json.loads((site / "api" / "pipelines" / pipeline).read_text())
+        assert any(n["type"] == "task" for n in graph["nodes"]), pipeline
