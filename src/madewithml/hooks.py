@@ -10,6 +10,8 @@ from typing import Any
 from kedro.framework.hooks import hook_impl
 from kedro.pipeline import Pipeline
 
+from madewithml.parameters import validate_parameters
+
 logger = logging.getLogger(__name__)
 RAY_TAG = "ray"
 
@@ -42,6 +44,15 @@ def start_ray(config: dict[str, Any], tags: set[str]) -> bool:
     for name, value in (config.get("data_context") or {}).items():
         setattr(data_context, name, value)
     return True
+
+
+class ParameterValidationHook:
+    """Checks every parameter (conf and `--params`) against `madewithml.parameters` as soon as
+    the context exists: a bad value stops the command before Ray, MLflow or any node starts."""
+
+    @hook_impl
+    def after_context_created(self, context) -> None:
+        validate_parameters(context.params)
 
 
 class RayHook:

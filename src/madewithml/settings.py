@@ -9,9 +9,14 @@ from kedro.config import OmegaConfigLoader
 from kedro.utils import find_kedro_project
 from omegaconf.resolvers import oc
 
-from madewithml.hooks import PromotionHook, RayHook
+from madewithml.hooks import ParameterValidationHook, PromotionHook, RayHook
 
-HOOKS = (RayHook(), PromotionHook())
+HOOKS = (ParameterValidationHook(), RayHook(), PromotionHook())
+
+
+def _project_dir() -> str:
+    """The project's root folder, wherever the command runs from (a notebook runs in notebooks/)."""
+    return str(find_kedro_project(Path.cwd()) or Path.cwd())
 
 
 def _project_dir() -> str:

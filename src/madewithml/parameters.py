@@ -1,0 +1,150 @@
+"""The contract of conf/base/parameters*.yml: types, ranges and allowed values, checked (by
+`ParameterValidationHook`) before a run does any work, with errors that name the parameter."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from madewithml.encoder import resolve_encoder
+
+Positive = Annotated[float, Field(gt=0)]
+PositiveInt = Annotated[int, Field(ge=1)]
+Seed = Annotated[int, Field(ge=0)]
+
+
+class _Block(BaseModel):
+    # A misspelt key is an error, not a silently ignored setting.
+    model_config = ConfigDict(extra="forbid", strict=False)
+
+
+class Encoder(_Block):
+    name: str
+    max_length: Annotated[int, Field(ge=8, le=4096)]
+
+    @field_validator("name")
+    @classmethod
+    def _resolvable(cls, name: str) -> str:
+        resolve_encoder(name)  # raises ValueError naming the encoder
+        return name
+
+
+class DataProcessing(_Block):
+    accepted_tags: Annotated[list[str], Field(min_length=1)]
+    other_tag: str
+    remove_stopwords: StrictBool
+    test_size: Annotated[float, Field(gt=0, lt=1)]
+    seed: Seed
+
+
+class Scaling(_Block):
+    num_workers: PositiveInt
+    use_gpu: StrictBool
+    resources_per_worker: dict[str, Annotated[float, Field(ge=0)]] | None = None
+
+
+class RayTrain(_Block):
+    scaling: Scaling
+    storage_path: str
+    checkpoints_to_keep: PositiveInt
+    max_failures: Annotated[int, Field(ge=-1)]  # -1: retry forever (Ray's convention)
+
+
+class Training(_Block):
+    seed: Seed
+    num_epochs: PositiveInt
+    batch_size: PositiveInt
+    loss: Literal["cross_entropy"]
+    label_smoothing: Annotated[float, Field(ge=0, lt=1)]
+    optimizer: Literal["adam", "adamw", "sgd"]
+    lr: Positive
+    weight_decay: Annotated[float, Field(ge=0)]
+    lr_factor: Annotated[float, Field(gt=0, lt=1)]
+    lr_patience: Annotated[int, Field(ge=0)]
+    dropout_p: Annotated[float, Field(ge=0, lt=1)]
+    pooling: Literal["mean", "cls", "pooler"]
+    shuffle_buffer_size: PositiveInt
+    ray_train: RayTrain
+
+
+class Inference(_Block):
+    batch_size: PositiveInt
+    threshold: Annotated[float, Field(ge=0, le=1)]
+
+
+class Baseline(_Block):
+    classifier: Literal["linear_svc", "logistic_regression"]
+    analyzer: Literal["word", "char_wb"]
+    ngram_range: Annotated[list[PositiveInt], Field(min_length=2, max_length=2)]
+    min_df: PositiveInt
+    C: Positive
+    seed: Seed
+    remove_stopwords: StrictBool
+
+
+class Evaluation(_Block):
+    baseline: Baseline
+
+
+class Tuning(BaseModel):
+    # The search space and the scheduler are checked by madewithml.tuning when it builds them.
+    model_config = ConfigDict(extra="allow")
+    num_runs: PositiveInt
+    max_concurrent_trials: PositiveInt
+    metric: Literal["val_loss", "val_f1", "train_loss"]
+    mode: Literal["min", "max"]
+    n_initial_points: Annotated[int, Field(ge=0)]
+
+
+class ModelRegistry(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    name: Annotated[str, Field(min_length=1)]
+
+
+class Parameters(BaseModel):
+    """Every parameter block; blocks this model does not know are left alone."""
+
+    model_config = ConfigDict(extra="allow")
+    encoder: Encoder
+    data_processing: DataProcessing
+    training: Training
+    inference: Inference
+    evaluation: Evaluation
+    tuning: Tuning
+    model_registry: ModelRegistry
+
+    @model_validator(mode="after")
+    def _other_tag_is_not_accepted(self) -> Parameters:
+        if self.data_processing.other_tag in self.data_processing.accepted_tags:
+            raise ValueError("data_processing.other_tag must not be one of accepted_tags")
+        return self
+
+
+class ParameterError(ValueError):
+    """Raised for invalid parameters; the message has one line per parameter, by its full name."""
+
+
+def validate_parameters(parameters: dict[str, Any]) -> None:
+    """Raise `ParameterError` naming every invalid parameter (e.g. ``training.lr``)."""
+    try:
+        Parameters.model_validate(parameters)
+    except ValidationError as error:
+        lines = []
+        for problem in error.errors():
+            name = ".".join(str(part) for part in problem["loc"]) or "parameters"
+            given = problem.get("input")
+            shown = "" if isinstance(given, dict) else f" (got {given!r})"
+            message = problem["msg"].removeprefix("Value error, ")
+            lines.append(f"  {name}: {message}{shown}")
+        raise ParameterError(
+            "invalid parameters (conf/*/parameters*.yml or --params):\n" + "\n".join(lines)
+        ) from None

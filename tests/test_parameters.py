@@ -1,0 +1,100 @@
+"""Bad parameters fail before any work, naming the parameter: the project's own parameters pass,
+each broken one is reported by its full dotted name."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from kedro.framework.project import settings
+
+from madewithml.parameters import ParameterError, validate_parameters
+
+
+@pytest.fixture(scope="module")
+def parameters(project_root) -> dict:
+    loader = settings.CONFIG_LOADER_CLASS(
+        conf_source=str(project_root / "conf"), **settings.CONFIG_LOADER_ARGS
+    )
+    return loader["parameters"]
+
+
+def test_the_project_parameters_are_valid(parameters):
+    validate_parameters(parameters)
+
+
+CASES = [
+    # (dotted parameter, bad value, words the message must hold)
+    ("training.lr", -1e-4, "greater than 0"),
+    ("training.lr", "fast", "valid number"),
+    ("training.num_epochs", 0, "greater than or equal to 1"),
+    ("training.batch_size", 2.5, "valid integer"),
+    ("training.optimizer", "lion", "'adam', 'adamw' or 'sgd'"),
+    ("training.dropout_p", 1.0, "less than 1"),
+    ("training.ray_train.scaling.num_workers", 0, "greater than or equal to 1"),
+    ("training.ray_train.scaling.use_gpu", "yes", "valid boolean"),
+    ("training.ray_train.max_failures", -2, "greater than or equal to -1"),
+    ("data_processing.test_size", 1.5, "less than 1"),
+    ("data_processing.test_size", 0, "greater than 0"),
+    ("data_processing.seed", -1, "greater than or equal to 0"),
+    ("data_processing.accepted_tags", [], "at least 1 item"),
+    ("data_processing.other_tag", "mlops", "must not be one of accepted_tags"),
+    ("encoder.name", "/no/such/encoder", "does not exist"),
+    ("encoder.max_length", 0, "greater than or equal to 8"),
+    ("inference.threshold", 1.5, "less than or equal to 1"),
+    ("evaluation.baseline.classifier", "forest", "'linear_svc' or 'logistic_regression'"),
+    ("tuning.num_runs", 0, "greater than or equal to 1"),
+    ("tuning.mode", "maximum", "'min' or 'max'"),
+    ("training.learning_rate", 0.1, "Extra inputs are not permitted"),  # a misspelt key
+]
+
+
+def _set(parameters: dict, dotted: str, value) -> dict:
+    changed = copy.deepcopy(parameters)
+    *path, last = dotted.split(".")
+    block = changed
+    for key in path:
+        block = block[key]
+    block[last] = value
+    return changed
+
+
+@pytest.mark.parametrize(("name", "value", "words"), CASES, ids=[f"{c[0]}={c[1]}" for c in CASES])
+def test_a_bad_parameter_is_named_with_the_reason(parameters, name, value, words):
+    with pytest.raises(ParameterError) as error:
+        validate_parameters(_set(parameters, name, value))
+    lines = str(error.value).splitlines()
+    reported = [line for line in lines[1:] if line.strip().startswith(name.split(".")[0])]
+    # other_tag's rule is about the block, so it is reported without a parameter name
+    assert any(words in line for line in lines), lines
+    if name != "data_processing.other_tag":
+        assert any(line.strip().startswith(f"{name}:") for line in reported), lines
+
+
+def test_every_bad_parameter_is_reported_at_once(parameters):
+    broken = _set(_set(parameters, "training.lr", -1), "data_processing.test_size", 2)
+    with pytest.raises(ParameterError, match=r"(?s)data_processing\.test_size.*training\.lr"):
+        validate_parameters(broken)
+
+
+def test_kedro_run_with_a_bad_parameter_stops_before_any_work(tmp_path):
+    from factories import make_raw_projects  # noqa: PLC0415
+    from kedro_project import copy_project, kedro, squashed, written_files  # noqa: PLC0415
+
+    data_dir = tmp_path / "raw"
+    data_dir.mkdir()
+    make_raw_projects(6).to_csv(data_dir / "dataset.csv", index=False)
+    project = copy_project(tmp_path / "project")
+    bad = "--params=training.lr=-1,training.ray_train.scaling.num_workers=0"
+    result = kedro(project, "run", "--pipeline=training", bad, data_dir=data_dir)
+    assert result.returncode != 0
+    output = squashed(result.stderr)
+    assert squashed("training.lr: Input should be greater than 0 (got -1)") in output
+    assert squashed("training.ray_train.scaling.num_workers:") in output
+    assert written_files(project) == []
+    if (project / "mlflow.db").exists():  # kedro-mlflow may set up its experiment first
+        from mlflow.tracking import MlflowClient  # noqa: PLC0415
+
+        client = MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
+        experiments = [e.experiment_id for e in client.search_experiments()]
+        assert client.search_runs(experiments) == []  # no MLflow run was opened
