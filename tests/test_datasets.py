@@ -171,3 +171,33 @@ def test_metrics_dataset_logs_to_mlflow_and_keeps_a_json_copy(tmp_path):
     assert client.get_run(run["run_id"]).data.metrics == {"evaluation.f1": 0.75}
     assert json.loads(dataset.preview()) == {"evaluation.f1": 0.75}
     assert [p.name for p in path.parent.iterdir()] == ["metrics.json"]  # no staging file left
+
+
+class _Unprintable:
+    """A cell whose text fails: a save that dies half-way through writing the table."""
+
+    def __str__(self) -> str:
+        raise RuntimeError("disk full")
+
+    __repr__ = __str__
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+def test_a_save_that_dies_midway_keeps_the_previous_file_whole(tmp_path, kind):
+    import pandas as pd  # noqa: PLC0415
+
+    from madewithml.datasets import AtomicCSVDataset, AtomicParquetDataset  # noqa: PLC0415
+
+    cls = {"csv": AtomicCSVDataset, "parquet": AtomicParquetDataset}[kind]
+    path = tmp_path / f"table.{kind}"
+    dataset = cls(filepath=str(path), save_args={"index": False} if kind == "csv" else None)
+    first = pd.DataFrame({"id": range(1000), "text": ["x" * 20] * 1000})
+    dataset.save(first)
+    broken = first.astype({"text": object})
+    broken.loc[999, "text"] = _Unprintable()  # the last row fails, after the others are written
+    with pytest.raises(DatasetError):
+        dataset.save(broken)
+    pd.testing.assert_frame_equal(dataset.load(), first)
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no partial file left behind
+    dataset.save(first.head(3))  # and the next save replaces it
+    assert len(dataset.load()) == 3

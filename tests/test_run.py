@@ -92,3 +92,56 @@ def test_default_run_trains_evaluates_and_reports_on_the_real_data(real_default_
     assert isinstance(report["promotion"]["promote"], bool) and report["promotion"]["reason"]
     history = pd.read_csv(real_default_run / "data/08_reporting/training_history.csv")
     assert len(history) == 4  # the default num_epochs
+
+
+def test_a_killed_run_leaves_no_table_that_loads_as_whole_and_the_next_run_starts_cleanly(
+    tmp_path, ray_session
+):
+    """`kedro run --pipeline=training` killed (SIGKILL) once it has written its first tables:
+    every table on disk loads completely, and the next run succeeds and clears the leftovers."""
+    import os  # noqa: PLC0415
+    import signal  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+    import time  # noqa: PLC0415
+
+    import pandas as pd  # noqa: PLC0415
+    from factories import make_raw_projects  # noqa: PLC0415
+    from kedro_project import KEDRO, copy_project, kedro, kedro_env  # noqa: PLC0415
+
+    data_dir = tmp_path / "raw"
+    data_dir.mkdir()
+    make_raw_projects(30).to_csv(data_dir / "dataset.csv", index=False)  # dates up to 03-30
+    project = copy_project(tmp_path / "project")
+    # The session's Ray: the killed driver's Ray Train job dies with it, no stray Ray is left.
+    ray_address = ray_session.get_runtime_context().gcs_address
+    env = {**kedro_env(project, data_dir), "RAY_ADDRESS": ray_address}
+    log = tmp_path / "killed-run.log"
+    with log.open("w") as output:
+        run = subprocess.Popen(
+            [KEDRO, "run", "--pipeline=training"],
+            cwd=project,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    first_tables = project / "data/04_feature/val_projects.parquet"
+    deadline = time.monotonic() + 180
+    while not first_tables.exists() and run.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert run.poll() is None, f"the run ended before the kill: {log.read_text()[-3000:]}"
+    os.killpg(run.pid, signal.SIGKILL)  # the fault: killed mid-run, without any clean-up
+    run.wait(timeout=30)
+    assert not (project / "data/06_models/model").exists(), "training had finished"
+    tables = [
+        t for t in (project / "data").rglob("*") if t.suffix in {".parquet", ".csv"} and t.is_file()
+    ]
+    assert tables
+    for table in tables:
+        if not table.name.startswith("."):  # a hidden .partial file is never read
+            read = pd.read_parquet if table.suffix == ".parquet" else pd.read_csv
+            assert len(read(table)) > 0, table  # whole, or not there at all
+    again = kedro(project, "run", "--pipeline=data_processing", data_dir=data_dir)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert not list((project / "data").rglob("*.partial"))
+    assert len(pd.read_parquet(project / "data/04_feature/val_projects.parquet")) > 0

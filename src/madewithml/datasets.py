@@ -12,10 +12,43 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from kedro.io.core import PROTOCOL_DELIMITER, AbstractDataset, DatasetError
+from kedro.io.core import PROTOCOL_DELIMITER, AbstractDataset, DatasetError, get_filepath_str
 from kedro_datasets._typing import JSONPreview, TablePreview
 from kedro_datasets.pandas import CSVDataset, ParquetDataset
 from kedro_mlflow.io.metrics import MlflowMetricsHistoryDataset
+
+
+class _AtomicSave:
+    """For kedro-datasets file datasets: `save` writes a hidden ``.<name>.<random>.partial`` file
+    beside the target and renames it over the target once complete, so a run killed mid-save
+    leaves the previous file (or none), never a truncated one that loads as if it were whole."""
+
+    def save(self, data: Any) -> None:
+        final = self._get_save_path()
+        # What a killed earlier save left behind is never read; clear it now.
+        leftovers = get_filepath_str(final.with_name(f".{final.name}.*.partial"), self._protocol)
+        for leftover in self._fs.glob(leftovers):
+            self._fs.rm(leftover)
+        staging = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.partial")
+        self._get_save_path = lambda: staging  # the parent's save writes where this says
+        try:
+            super().save(data)
+            self._fs.mv(
+                get_filepath_str(staging, self._protocol), get_filepath_str(final, self._protocol)
+            )
+        finally:
+            del self._get_save_path
+            if self._fs.exists(get_filepath_str(staging, self._protocol)):
+                self._fs.rm(get_filepath_str(staging, self._protocol))
+            self._invalidate_cache()
+
+
+class AtomicCSVDataset(_AtomicSave, CSVDataset):
+    """`pandas.CSVDataset` whose saves are atomic (see `_AtomicSave`)."""
+
+
+class AtomicParquetDataset(_AtomicSave, ParquetDataset):
+    """`pandas.ParquetDataset` whose saves are atomic (see `_AtomicSave`)."""
 
 
 class RawCSVDataset(CSVDataset):
@@ -149,7 +182,7 @@ class TokenizerDataset(_FolderDataset):
         return AutoTokenizer.from_pretrained(folder)
 
 
-class TokenizedProjectsDataset(ParquetDataset):
+class TokenizedProjectsDataset(AtomicParquetDataset):
     """A parquet table of model inputs whose token-id columns hold arrays.
 
     Kedro-Viz cannot show array cells, so the preview shows each one as its length and first ids.
