@@ -87,6 +87,8 @@ def validate_raw_projects(frame: pd.DataFrame, name: str = "raw projects") -> pd
     Raises:
         DataValidationError: naming every failing column and the ids of the failing rows.
     """
+    if frame.empty:
+        raise DataValidationError(f"{name} is invalid: it has no rows (columns: {list(frame)})")
     try:
         return RAW_PROJECTS_SCHEMA.validate(frame, lazy=True)
     except SchemaErrors as errors:

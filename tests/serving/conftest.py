@@ -12,7 +12,12 @@ SERVING = {
     "limits": {"max_body_bytes": 20_000, "max_items": 8, "max_text_chars": 500},
     # A long wait, so that concurrent requests surely share batches.
     "batching": {"max_batch_size": 16, "batch_wait_timeout_s": 0.2},
-    "deployment": {"num_replicas": 1, "ray_actor_options": {"num_cpus": 0}},
+    # As conf/base/serving.yml: Ray's default of 5 ongoing requests makes the router back off.
+    "deployment": {
+        "num_replicas": 1,
+        "max_ongoing_requests": 64,
+        "ray_actor_options": {"num_cpus": 0},
+    },
 }
 
 

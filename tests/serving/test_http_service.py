@@ -119,6 +119,9 @@ def test_openapi_docs(service):
         ("/predict", [], 422, "no project"),
         ("/predict", "just text", 422, ""),
         ("/predict", [PROJECT] * 9, 413, "at most 8"),
+        ("/predict", [PROJECT] * 10_000, 413, "byte limit"),  # 10,000 items: over the body limit
+        ("/predict", {"title": None, "description": "x"}, 422, "title"),
+        ("/predict", {"title": ["a"], "description": "x"}, 422, "title"),
         ("/predict", {"title": "x" * 501, "description": "x"}, 422, "500-character"),
         ("/evaluate", [PROJECT], 422, "tag"),
         ("/evaluate", [{**PROJECT, "tag": ""}], 422, "tag"),
@@ -144,3 +147,17 @@ def test_oversize_and_malformed_bodies(service):
     assert broken.status_code == 422
     assert httpx.get(service + "/predict").status_code == 405
     assert httpx.post(service + "/predict", json=PROJECT).status_code == 200
+
+
+def test_unicode_and_control_characters_are_answered_like_the_model(service, pyfunc):
+    projects = [
+        {"title": "Détection d'objets 🚀 en temps réel", "description": "Вид: YOLO; 目标检测"},
+        {
+            "title": "Tabs\tand\nnew lines",
+            "description": "NUL \u0000 bell \u0007 escape \u001b[31m",
+        },
+        {"title": "\u202eRight-to-left override", "description": "zero\u200bwidth space"},
+    ]
+    response = httpx.post(service + "/predict", json=projects)
+    assert response.status_code == 200, response.text
+    assert_same(response.json(), expected(pyfunc, projects))

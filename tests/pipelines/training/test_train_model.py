@@ -46,14 +46,28 @@ def test_the_returned_model_is_the_best_checkpoint(
     assert loss == pytest.approx(history["val_loss"].iloc[best_epoch], rel=1e-4)
 
 
-def test_same_seed_reproduces_the_metrics(ray_session, tiny_encoder, model_inputs, training_params):
+def test_same_seed_reproduces_the_metrics_and_the_predictions(
+    ray_session, tiny_encoder, model_inputs, training_params
+):
+    import torch  # noqa: PLC0415
+
+    from madewithml.train_loop import collate  # noqa: PLC0415
+
     train, val, class_to_index = model_inputs
     training_params["num_epochs"] = 2
-    runs = [
-        train_model(train, val, class_to_index, str(tiny_encoder), training_params, {})[1]
+    (first, first_history), (second, second_history) = (
+        train_model(train, val, class_to_index, str(tiny_encoder), training_params, {})
         for _ in range(2)
-    ]
-    pd.testing.assert_frame_equal(runs[0].drop(columns="epoch_s"), runs[1].drop(columns="epoch_s"))
+    )
+    pd.testing.assert_frame_equal(
+        first_history.drop(columns="epoch_s"), second_history.drop(columns="epoch_s")
+    )
+    batch = collate({c: val[c].to_numpy() for c in ["input_ids", "attention_mask", "target"]})
+    ids, mask = batch["input_ids"], batch["attention_mask"]
+    with torch.no_grad():
+        first_probabilities = first.predict_proba(ids, mask)
+        second_probabilities = second.predict_proba(ids, mask)
+    assert (first_probabilities == second_probabilities).all()  # bit for bit, on every row
 
 
 def test_two_data_parallel_workers(ray_session, tiny_encoder, model_inputs, training_params):

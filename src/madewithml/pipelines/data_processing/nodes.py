@@ -9,7 +9,7 @@ from matplotlib.figure import Figure  # plots are files: no pyplot, no backend
 from sklearn.model_selection import train_test_split
 from transformers import PreTrainedTokenizerBase
 
-from madewithml.schemas import validate_raw_projects
+from madewithml.schemas import RAW_COLUMNS, validate_raw_projects
 from madewithml.text_cleaning import project_text
 from madewithml.tokenization import load_tokenizer, tokenize
 
@@ -17,14 +17,24 @@ logger = logging.getLogger(__name__)
 
 
 def validate_projects(raw: pd.DataFrame) -> pd.DataFrame:
-    """Check the raw table against the schema; the error names failing columns and row ids."""
-    return validate_raw_projects(raw, name="raw projects table")
+    """Check the raw table against the schema; the error names failing columns and row ids.
+
+    Columns beyond the schema's are kept (and logged): they never reach the model.
+    """
+    validated = validate_raw_projects(raw, name="raw projects table")
+    if extra := [column for column in raw.columns if column not in RAW_COLUMNS]:
+        logger.warning("raw projects table: extra columns %s are kept but not used", extra)
+    return validated
 
 
 def map_tags(projects: pd.DataFrame, accepted_tags: list[str], other_tag: str) -> pd.DataFrame:
-    """Replace every tag outside `accepted_tags` with `other_tag`."""
+    """Replace every tag outside `accepted_tags` with `other_tag` (logged, with the tags)."""
     mapped = projects.copy()
-    mapped["tag"] = mapped["tag"].where(mapped["tag"].isin(accepted_tags), other_tag)
+    outside = ~mapped["tag"].isin(accepted_tags)
+    if outside.any():
+        counts = mapped.loc[outside, "tag"].value_counts().to_dict()
+        logger.info("map_tags: %d projects tagged %s become %r", outside.sum(), counts, other_tag)
+    mapped["tag"] = mapped["tag"].where(~outside, other_tag)
     return mapped
 
 
