@@ -18,7 +18,7 @@ PYTEST_ARGS ?=
 export KEDRO_DISABLE_TELEMETRY ?= true
 export RAY_AUTH_MODE ?= disabled
 
-.PHONY: install run test lint format mlflow-ui viz jupyter strip-notebooks benchmark-data benchmark-training benchmark-tuning benchmark-serving clean
+.PHONY: install run test lint format mlflow-ui viz jupyter strip-notebooks audit benchmark-data benchmark-training benchmark-tuning benchmark-serving clean
 
 install: $(STAMP)
 
@@ -36,6 +36,9 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+audit: install
+	bash .ci/audit
 
 lint: install
 	$(BIN)/ruff check .

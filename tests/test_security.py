@@ -1,0 +1,101 @@
+"""What the project trusts: checkpoints load weights only, the service listens on loopback unless
+told otherwise, and git holds no credentials."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+import pytest
+import torch
+from kedro.framework.project import settings
+
+
+class _Payload:
+    """A pickle that runs code when loaded (what a tampered checkpoint would carry)."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_a_checkpoint_with_pickled_code_is_refused_and_the_code_never_runs(tmp_path, tiny_encoder):
+    import ray.train  # noqa: PLC0415
+
+    from madewithml.model import TagClassifier  # noqa: PLC0415
+    from madewithml.train_loop import TRAINING_STATE_FILE, _restore  # noqa: PLC0415
+
+    model = TagClassifier.from_encoder(str(tiny_encoder), 4, 0.1, "mean")
+    folder = tmp_path / "checkpoint"
+    model.save(folder)
+    marker = tmp_path / "pwned"
+    torch.save({"optimizer": _Payload(str(marker)), "scheduler": {}}, folder / TRAINING_STATE_FILE)
+    optimizer = torch.optim.AdamW(model.parameters())
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer)
+    with pytest.raises(Exception, match="Weights only load failed"):
+        _restore(ray.train.Checkpoint.from_directory(folder), model, optimizer, scheduler)
+    assert not marker.exists()
+    # The weights themselves are safetensors: no pickle at all.
+    assert {p.name for p in folder.iterdir()} >= {"model.safetensors", "model_config.json"}
+    assert TagClassifier.load(folder).config == model.config
+
+
+def test_the_service_listens_on_loopback_unless_told_otherwise(project_root):
+    loader = settings.CONFIG_LOADER_CLASS(
+        conf_source=str(project_root / "conf"), **settings.CONFIG_LOADER_ARGS
+    )
+    assert loader["serving"]["serving"]["host"] == "127.0.0.1"
+
+
+SECRET_PATTERNS = {
+    "AWS access key id": r"AKIA[0-9A-Z]{16}",
+    "private key": r"-----BEGIN [A-Z ]*PRIVATE KEY-----",
+    "GitHub token": r"gh[pousr]_[A-Za-z0-9]{36}",
+    "assigned secret": r"(?i)(password|passwd|secret|token|api_key|apikey)[\"']?\s*[:=]\s*"
+    r"[\"']?[A-Za-z0-9/+_\-]{16,}",
+}
+
+
+def _tracked_files(project_root) -> list:
+    if shutil.which("git") is None or not (project_root / ".git").exists():
+        pytest.skip("not a git checkout: nothing is tracked")
+    listed = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=project_root, capture_output=True, check=True
+    ).stdout.decode()
+    return [project_root / name for name in listed.split("\0") if name]
+
+
+def test_no_credentials_are_tracked_by_git(project_root):
+    found = []
+    for path in _tracked_files(project_root):
+        if path.suffix in {".png", ".ipynb"} or not path.is_file():
+            continue
+        text = path.read_text(errors="replace")
+        found += [
+            f"{path.name}: {name}" for name, p in SECRET_PATTERNS.items() if re.search(p, text)
+        ]
+    assert not found
+    tracked = {str(p.relative_to(project_root)) for p in _tracked_files(project_root)}
+    assert not [
+        name
+        for name in tracked
+        if "credentials" in name or name.startswith("conf/local/") and not name.endswith(".gitkeep")
+    ]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "conf/local/credentials.yml",
+        "conf/base/credentials.yml",
+        "conf/local/mlflow.yml",
+        "data/x.csv",
+    ],
+)
+def test_secrets_and_data_are_ignored_by_git(project_root, path):
+    _tracked_files(project_root)  # skips outside a git checkout
+    ignored = subprocess.run(["git", "check-ignore", "-q", path], cwd=project_root, check=False)
+    assert ignored.returncode == 0, f"{path} is not git-ignored"
