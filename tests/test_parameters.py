@@ -23,6 +23,17 @@ def test_the_project_parameters_are_valid(parameters):
     validate_parameters(parameters)
 
 
+def test_the_catalogs_runtime_parameters_are_accepted(parameters, project_root):
+    # Every `${runtime_params:...}` the catalog reads can be given with --params.
+    import re  # noqa: PLC0415
+
+    catalog = (project_root / "conf/base/catalog.yml").read_text()
+    names = set(re.findall(r"runtime_params:([a-z_.]+)", catalog))
+    assert names
+    for name in names:
+        validate_parameters(_set(parameters, name, "any/uri-or/path.csv"))
+
+
 CASES = [
     # (dotted parameter, bad value, words the message must hold)
     ("training.lr", -1e-4, "greater than 0"),

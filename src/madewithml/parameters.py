@@ -79,6 +79,10 @@ class Training(_Block):
 class Inference(_Block):
     batch_size: PositiveInt
     threshold: Annotated[float, Field(ge=0, le=1)]
+    # Given only with --params, read by the catalog (conf/base/catalog.yml, runtime_params).
+    input: str | None = None
+    output: str | None = None
+    model_uri: str | None = None
 
 
 class Baseline(_Block):
@@ -93,6 +97,7 @@ class Baseline(_Block):
 
 class Evaluation(_Block):
     baseline: Baseline
+    model_uri: str | None = None  # --params only, read by the catalog (mlflow_model)
 
 
 class Tuning(BaseModel):
