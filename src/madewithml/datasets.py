@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 import uuid
@@ -14,6 +13,7 @@ import numpy as np
 import pandas as pd
 from kedro.io.core import PROTOCOL_DELIMITER, AbstractDataset, DatasetError, get_filepath_str
 from kedro_datasets._typing import JSONPreview, TablePreview
+from kedro_datasets.json import JSONDataset
 from kedro_datasets.pandas import CSVDataset, ParquetDataset
 from kedro_mlflow.io.metrics import MlflowMetricsHistoryDataset
 
@@ -49,6 +49,10 @@ class AtomicCSVDataset(_AtomicSave, CSVDataset):
 
 class AtomicParquetDataset(_AtomicSave, ParquetDataset):
     """`pandas.ParquetDataset` whose saves are atomic (see `_AtomicSave`)."""
+
+
+class AtomicJSONDataset(_AtomicSave, JSONDataset):
+    """`json.JSONDataset` whose saves are atomic (see `_AtomicSave`)."""
 
 
 class RawCSVDataset(CSVDataset):
@@ -219,7 +223,7 @@ class MlflowMetricsDataset(MlflowMetricsHistoryDataset):
         metadata: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(run_id=run_id, prefix=prefix, metadata=metadata)
-        self._filepath = Path(filepath)
+        self._copy = AtomicJSONDataset(filepath=filepath, save_args={"indent": 2})
 
     def _save(self, data: dict[str, Any]) -> None:  # the parent defines _save, Kedro wraps it
         super()._save(data)
@@ -228,29 +232,18 @@ class MlflowMetricsDataset(MlflowMetricsHistoryDataset):
             last = value[-1] if isinstance(value, list) else value
             key = f"{self._prefix}.{name}" if self._prefix else name
             latest[key] = float(last["value"])
-        _write_atomically(self._filepath, json.dumps(latest, indent=2))
+        self._copy.save(latest)
 
     def preview(self) -> JSONPreview:
         """Kedro-Viz's preview: the metrics the last run saved."""
-        if not self._filepath.is_file():
-            raise DatasetError(f"no metrics at '{self._filepath}': run the pipeline that logs them")
-        return JSONPreview(self._filepath.read_text())
+        if not self._copy.exists():
+            raise DatasetError(
+                f"no metrics at '{self._copy._filepath}': run the pipeline that logs them"
+            )
+        return self._copy.preview()
 
     def _describe(self) -> dict[str, Any]:
-        return {**super()._describe(), "filepath": str(self._filepath)}
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    """Write `text` to a temporary file beside `path`, then rename it over `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, staging = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w") as file:
-            file.write(text)
-        os.replace(staging, path)
-    finally:
-        if os.path.exists(staging):
-            os.remove(staging)
+        return {**super()._describe(), "filepath": str(self._copy._filepath)}
 
 
 class MlflowRunDataset(AbstractDataset):

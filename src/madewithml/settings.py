@@ -19,11 +19,6 @@ def _project_dir() -> str:
     return str(find_kedro_project(Path.cwd()) or Path.cwd())
 
 
-def _project_dir() -> str:
-    """The project's root folder, wherever the command runs from (a notebook runs in notebooks/)."""
-    return str(find_kedro_project(Path.cwd()) or Path.cwd())
-
-
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
