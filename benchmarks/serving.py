@@ -34,24 +34,30 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
-def raw_throughput(predictor, projects: pd.DataFrame, batch_size: int = 32) -> float:
+def raw_throughput(tagger, projects: pd.DataFrame, batch_size: int = 32) -> float:
     """Projects/s of the model's forward pass alone, on pre-tokenized batches."""
-    from madewithml.pipelines.data_processing.nodes import add_clean_text, tokenize_texts  # noqa: PLC0415
-    from madewithml.train_loop import to_tensors  # noqa: PLC0415
+    from madewithml.core.tokenization import pad_batch, tokenize  # noqa: PLC0415
 
-    data = predictor._data  # the logged model's artifacts, as the service holds them
-    model, tokenizer = data["model"], data["tokenizer"]
-    cleaned = add_clean_text(projects, data["params:data_processing.remove_stopwords"])
-    tokens = tokenize_texts(cleaned, tokenizer, data["params:encoder.max_length"])
-    batches = [
-        to_tensors(rows["input_ids"].to_numpy(), rows["attention_mask"].to_numpy())
-        for rows in (tokens.iloc[i : i + batch_size] for i in range(0, len(tokens), batch_size))
-    ]
-    model.predict_proba(*batches[0])  # warm-up
+    ids = tokenize(tagger.texts(projects).tolist(), tagger.tokenizer, tagger.settings.max_length)
+    batches = [pad_batch(ids[i : i + batch_size]) for i in range(0, len(ids), batch_size)]
+    tagger.classifier.predict_proba(*batches[0])  # warm-up
     started = time.perf_counter()
-    for ids, mask in batches:
-        model.predict_proba(ids, mask)
-    return len(tokens) / (time.perf_counter() - started)
+    for input_ids, attention_mask in batches:
+        tagger.classifier.predict_proba(input_ids, attention_mask)
+    return len(ids) / (time.perf_counter() - started)
+
+
+def batch_latency(predict, projects: pd.DataFrame, rows: int, repeats: int) -> float:
+    """Median seconds of `predict(a frame of `rows` projects)`."""
+    frame = pd.concat([projects] * (rows // len(projects) + 1)).iloc[:rows]
+    frame = frame[["title", "description"]].reset_index(drop=True)
+    predict(frame)  # warm-up
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        predict(frame)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
 
 
 def single_row_latency(predict, projects: pd.DataFrame, repeats: int) -> float:
@@ -114,7 +120,7 @@ def main() -> None:
     import torch  # noqa: PLC0415
     from ray import serve  # noqa: PLC0415
 
-    from madewithml.prediction import PipelinePredictor, pinned_model_uri  # noqa: PLC0415
+    from madewithml.registry import pinned_model_uri  # noqa: PLC0415
     from madewithml.serving import start_service  # noqa: PLC0415
     from madewithml.settings import CONFIG_LOADER_ARGS, CONFIG_LOADER_CLASS  # noqa: PLC0415
 
@@ -123,25 +129,20 @@ def main() -> None:
     mlflow.set_tracking_uri(args.tracking_uri)
     model_uri = pinned_model_uri(args.model_uri)
     holdout = pd.read_csv(_data_dir() / "holdout.csv")
+    started = time.perf_counter()
     pyfunc = mlflow.pyfunc.load_model(model_uri)
-    predictor = PipelinePredictor(pyfunc, model_uri)
+    load_s = time.perf_counter() - started
 
-    raw = raw_throughput(predictor, holdout)
-    pyfunc_s = single_row_latency(pyfunc.predict, holdout, 30)
-    predictor_s = single_row_latency(predictor.predict, holdout, 100)
+    raw = raw_throughput(pyfunc.unwrap_python_model().tagger, holdout)
+    one_s = single_row_latency(pyfunc.predict, holdout, 100)
+    many_s = batch_latency(pyfunc.predict, holdout, 256, 5)
 
     loader = CONFIG_LOADER_CLASS(str(ROOT / "conf"), **CONFIG_LOADER_ARGS)
     serving = loader["serving"]["serving"]
     ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR")
-    url = start_service(
-        model_uri,
-        args.tracking_uri,
-        threshold=0.9,
-        other_tag="other",
-        serving=serving,
-        host="127.0.0.1",
-        port=serving["port"],
-    )
+    config = {key: serving[key] for key in ("limits", "batching", "deployment")}
+    config.update(model_uri=model_uri, tracking_uri=args.tracking_uri, request_log=False)
+    url = start_service(config, host="127.0.0.1", port=serving["port"])
     projects = holdout[["title", "description"]].to_dict("records")
     levels = [asyncio.run(load(url, projects, c, args.requests)) for c in (1, 8, 32)]
     serve.shutdown()
@@ -169,9 +170,9 @@ def main() -> None:
         )
     lines += [
         "",
-        "One project in-process, median: MLflow pyfunc `predict` (kedro-mlflow runner, catalog "
-        f"copy) {1000 * pyfunc_s:.0f} ms; `PipelinePredictor` (the service's) "
-        f"{1000 * predictor_s:.1f} ms.",
+        "In-process, the logged model's own `predict` (the one path every caller uses), "
+        f"median: one project {1000 * one_s:.1f} ms, 256 projects {1000 * many_s:.0f} ms "
+        f"({256 / many_s:.0f} projects/s); loading the model {load_s:.1f} s.",
     ]
     write_results(args.out, lines)
 

@@ -67,10 +67,11 @@ def _latest_model_f1(tracking_uri: str, holdout: pd.DataFrame) -> tuple[float, s
     client = mlflow.MlflowClient()
     version = max(client.search_model_versions("name='madewithml-tagger'"), key=lambda v: v.version)
     model = mlflow.pyfunc.load_model(f"models:/madewithml-tagger/{version.version}")
-    from madewithml.pipelines.inference.nodes import most_likely_tag  # noqa: PLC0415
+    from madewithml.scoring import predict_most_likely  # noqa: PLC0415
 
     # The evaluation's rule: the most likely tag, no inference.threshold.
-    return holdout_f1(lambda frame: most_likely_tag(model.predict(frame)), holdout), version.run_id
+    f1 = holdout_f1(lambda frame: predict_most_likely(model, frame)["prediction"], holdout)
+    return f1, version.run_id
 
 
 def quality(args: argparse.Namespace) -> None:
@@ -123,7 +124,9 @@ def _bare_setup(remove_stopwords: bool | None = None):
         nodes.map_tags(nodes.validate_projects(raw), dp["accepted_tags"], dp["other_tag"]),
         remove_stopwords,
     )
-    train, val = nodes.split_train_val(projects, dp["test_size"], dp["seed"])
+    train, val = nodes.split_train_val(
+        projects, dp["test_size"], dp["seed"], dp["min_rows_per_class"]
+    )
     class_to_index = nodes.encode_labels(train, dp["accepted_tags"], dp["other_tag"])
     tokenizer = nodes.prepare_tokenizer(encoder["name"], projects, encoder["max_length"])
     tokenize = lambda frame: nodes.tokenize_projects(  # noqa: E731
@@ -137,8 +140,8 @@ def _bare_loop(config: dict, train, val, class_to_index, on_epoch=None) -> list[
     import numpy as np  # noqa: PLC0415
     import torch  # noqa: PLC0415
 
+    from madewithml.core.model import TagClassifier  # noqa: PLC0415
     from madewithml.encoder import resolve_encoder  # noqa: PLC0415
-    from madewithml.model import TagClassifier  # noqa: PLC0415
     from madewithml.train_loop import (  # noqa: PLC0415
         collate,
         eval_step,
@@ -159,7 +162,7 @@ def _bare_loop(config: dict, train, val, class_to_index, on_epoch=None) -> list[
         optimizer, factor=config["lr_factor"], patience=config["lr_patience"]
     )
     loss_fn = make_loss(config["loss"], config["label_smoothing"])
-    columns = ["input_ids", "attention_mask", "target"]
+    columns = ["input_ids", "target"]
     arrays = {c: train[c].to_numpy() for c in columns}
     val_arrays = {c: val[c].to_numpy() for c in columns}
     size, times = config["batch_size"], []
@@ -199,9 +202,9 @@ def _training_params() -> dict:
 def sweep(args: argparse.Namespace) -> None:
     import torch  # noqa: PLC0415
 
+    from madewithml.core.tagger import Tagger, TaggerSettings  # noqa: PLC0415
     from madewithml.metrics import weighted_scores  # noqa: PLC0415
-    from madewithml.pipelines.data_processing.nodes import add_clean_text, tokenize_texts  # noqa: PLC0415
-    from madewithml.train_loop import to_tensors  # noqa: PLC0415
+    from madewithml.stopwords import stopwords  # noqa: PLC0415
 
     torch.set_num_threads(2)
     encoder, train, val, class_to_index, tokenizer = _bare_setup(
@@ -213,17 +216,15 @@ def sweep(args: argparse.Namespace) -> None:
             (ROOT / "conf/base/parameters_data_processing.yml").read_text()
         )["data_processing"]["remove_stopwords"]
     )
-    inputs = tokenize_texts(add_clean_text(holdout, remove_stopwords), tokenizer, 128)
     classes = sorted(class_to_index, key=class_to_index.get)
+    settings = TaggerSettings(128, 0.0, "other", 64, stopwords(remove_stopwords))
     params = {**_training_params(), "encoder": encoder}
     params.update({k: v for k, v in vars(args).items() if k in params and v is not None})
     for seed in args.seeds:
 
         def report(epoch, model, val_loss, y_true, y_pred, seconds, seed=seed):
-            ids, mask = to_tensors(
-                inputs["input_ids"].to_numpy(), inputs["attention_mask"].to_numpy()
-            )
-            predicted = [classes[i] for i in model.predict(ids, mask)]
+            tagger = Tagger(model, tokenizer, classes, settings)
+            predicted = tagger.predict(holdout, threshold=0.0)["prediction"].tolist()
             f1 = weighted_scores(holdout["tag"].tolist(), predicted)["f1"]
             print(
                 f"seed {seed} epoch {epoch + 1}: val_loss {val_loss:.4f} "

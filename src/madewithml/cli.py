@@ -51,7 +51,9 @@ def _quiet() -> None:
 @click.option("--title", required=True, help="The project's title.")
 @click.option("--description", required=True, help="The project's description.")
 @click.option("--model-uri", default=None, help="Any MLflow model URI [default: the champion].")
-@click.option("--threshold", type=float, default=None, help="[default: inference.threshold]")
+@click.option(
+    "--threshold", type=click.FloatRange(0, 1), default=None, help="[default: inference.threshold]"
+)
 @click.option("--env", "-e", default=None, help="Kedro configuration environment.")
 def predict(
     title: str, description: str, model_uri: str | None, threshold: float | None, env: str | None
@@ -59,8 +61,9 @@ def predict(
     """Print the tag of one project and the probability of every tag, as JSON."""
     import pandas as pd  # noqa: PLC0415
 
+    from madewithml.answers import answers  # noqa: PLC0415
+    from madewithml.core.mlflow_model import THRESHOLD_PARAM  # noqa: PLC0415
     from madewithml.datasets import MlflowPyfuncDataset  # noqa: PLC0415
-    from madewithml.prediction import THRESHOLD_PARAM, answers  # noqa: PLC0415
 
     _quiet()
     params, _, _ = _project(env)
@@ -73,7 +76,9 @@ def predict(
 
 @cli.command()
 @click.option("--model-uri", default=None, help="Any MLflow model URI [default: the champion].")
-@click.option("--threshold", type=float, default=None, help="[default: inference.threshold]")
+@click.option(
+    "--threshold", type=click.FloatRange(0, 1), default=None, help="[default: inference.threshold]"
+)
 @click.option("--host", default=None, help="[default: serving.host, 127.0.0.1]")
 @click.option("--port", type=int, default=None, help="[default: serving.port, 8000]")
 @click.option("--env", "-e", default=None, help="Kedro configuration environment.")
@@ -88,23 +93,26 @@ def serve(
     import ray  # noqa: PLC0415
     from ray import serve as ray_serve  # noqa: PLC0415
 
-    from madewithml.hooks import start_ray  # noqa: PLC0415
-    from madewithml.prediction import pinned_model_uri  # noqa: PLC0415
+    from madewithml.hooks import LOCAL, start_ray  # noqa: PLC0415
+    from madewithml.registry import pinned_model_uri  # noqa: PLC0415
     from madewithml.serving import APP_NAME, start_service  # noqa: PLC0415
 
     params, config_loader, tracking_uri = _project(env)
-    serving = config_loader["serving"]["serving"]
+    serving = dict(config_loader["serving"]["serving"])
     uri = pinned_model_uri(_model_uri(model_uri, params))
     started = start_ray(config_loader.get("ray") or {}, {"serve"})
     # After ray.init, which installs its own handler: SIGTERM stops the service cleanly.
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         url = start_service(
-            uri,
-            tracking_uri,
-            threshold=params["inference"]["threshold"] if threshold is None else threshold,
-            other_tag=params["data_processing"]["other_tag"],
-            serving=serving,
+            {
+                **{key: serving[key] for key in ("limits", "batching", "deployment")},
+                "request_log": serving.get("request_log", True),
+                "model_uri": uri,
+                "tracking_uri": tracking_uri,
+                "threshold": params["inference"]["threshold"] if threshold is None else threshold,
+                "other_tag": params["data_processing"]["other_tag"],
+            },
             host=host or serving["host"],
             port=port or serving["port"],
         )
@@ -114,11 +122,12 @@ def serve(
     except KeyboardInterrupt:
         click.echo("stopping")
     finally:
-        if started:  # our own Ray: Serve and Ray go with it
+        if started == LOCAL:  # our own Ray: Serve and Ray go with it
             ray_serve.shutdown()
-            ray.shutdown()
-        else:  # a Ray we joined (a cluster): remove our application only
+        else:  # a Ray we joined (a cluster) or found running: remove our application only
             ray_serve.delete(APP_NAME)
+        if started:
+            ray.shutdown()
 
 
 def _interrupt(signum: int, frame: Any) -> None:

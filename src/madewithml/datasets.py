@@ -3,44 +3,151 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
-import tempfile
 import uuid
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+import fsspec
 import numpy as np
 import pandas as pd
 from kedro.io.core import PROTOCOL_DELIMITER, AbstractDataset, DatasetError, get_filepath_str
 from kedro_datasets._typing import JSONPreview, TablePreview
 from kedro_datasets.json import JSONDataset
+from kedro_datasets.matplotlib import MatplotlibDataset
 from kedro_datasets.pandas import CSVDataset, ParquetDataset
+from kedro_datasets.yaml import YAMLDataset
 from kedro_mlflow.io.metrics import MlflowMetricsHistoryDataset
+
+from madewithml.registry import pinned_model_uri, registered_version
+
+logger = logging.getLogger(__name__)
+
+
+class RunTransaction:
+    """The files one `kedro run` writes, committed together when it succeeds.
+
+    While a run is open (`madewithml.hooks.TransactionHook`), every dataset of this module saves
+    into a hidden ``.staging-<id>/`` folder beside its target, and later nodes of the run read
+    it from there. When the run succeeds, `commit` moves every staged file and folder over its
+    target; when it fails, `rollback` deletes them. A failed (or killed) run therefore leaves
+    each layer's files all from the previous successful run, never a mix. One run at a time
+    per project; `catalog.save` outside a run writes at once (atomically).
+    """
+
+    active: RunTransaction | None = None
+
+    def __init__(self) -> None:
+        self.id = uuid.uuid4().hex[:8]
+        self._staged: list[tuple[Any, Any, str, str]] = []  # (dataset, fs, staged, final)
+        self._on_commit: list[Callable[[], None]] = []
+
+    def on_commit(self, action: Callable[[], None]) -> None:
+        """Do `action` (a change outside the files, e.g. a registry alias) once the run's
+        files are committed; never if the run fails."""
+        self._on_commit.append(action)
+
+    @classmethod
+    def begin(cls) -> RunTransaction:
+        cls.active = cls()
+        return cls.active
+
+    def staging_path(self, final: PurePosixPath) -> PurePosixPath:
+        """Where `final` is written during the run: same name, in the run's staging folder."""
+        return final.parent / f".staging-{self.id}" / final.name
+
+    def add(self, dataset: Any, fs: Any, staged: str, final: str) -> None:
+        self._staged.append((dataset, fs, staged, final))
+
+    def commit(self) -> None:
+        """Move every staged file and folder over its target (each move a rename)."""
+        for dataset, fs, staged, final in self._staged:
+            if not fs.exists(staged):  # saved twice in the run: the last save is staged
+                continue
+            if fs.isdir(staged) and fs.exists(final):
+                retired = f"{final}.old-{self.id}"
+                fs.mv(final, retired, recursive=True)
+                fs.mv(staged, final, recursive=True)
+                fs.rm(retired, recursive=True)
+            else:
+                fs.mv(staged, final, recursive=fs.isdir(staged))
+            dataset._staged = None
+        self._clean()
+        for action in self._on_commit:
+            action()
+
+    def rollback(self) -> None:
+        """Delete what the run staged: the targets keep the previous run's files."""
+        for dataset, *_ in self._staged:
+            dataset._staged = None
+        self._clean()
+
+    def _clean(self) -> None:
+        for _, fs, staged, _ in self._staged:
+            folder = staged.rsplit("/", 1)[0]
+            if fs.exists(folder):
+                fs.rm(folder, recursive=True)
+        self._staged = []
+        RunTransaction.active = None
+
+
+def _clear_leftovers(fs: Any, final: str) -> None:
+    """What a killed earlier run left beside `final` (hidden, never read): delete it."""
+    parent, name = final.rsplit("/", 1) if "/" in final else (".", final)
+    current = RunTransaction.active.id if RunTransaction.active else None
+    for leftover in fs.glob(f"{parent}/.staging-*"):
+        if not current or not leftover.endswith(f".staging-{current}"):
+            fs.rm(leftover, recursive=True)
+    for leftover in fs.glob(f"{parent}/.{name}.*.writing"):
+        fs.rm(leftover, recursive=True)
 
 
 class _AtomicSave:
-    """For kedro-datasets file datasets: `save` writes a hidden ``.<name>.<random>.partial`` file
-    beside the target and renames it over the target once complete, so a run killed mid-save
-    leaves the previous file (or none), never a truncated one that loads as if it were whole."""
+    """For kedro-datasets file datasets: a save writes a hidden ``.<name>.<random>.writing``
+    file and renames it once complete, so no reader ever sees a truncated file; in a `kedro run`
+    the rename is into the run's staging folder (see `RunTransaction`), and the target is
+    replaced when the run succeeds."""
+
+    _staged: PurePosixPath | None = None
+    _writing: PurePosixPath | None = None
+
+    def _get_load_path(self) -> PurePosixPath:
+        return self._staged or super()._get_load_path()
+
+    def _get_save_path(self) -> PurePosixPath:  # also what kedro-mlflow logs as the artifact
+        if self._writing is not None:
+            return self._writing
+        final = super()._get_save_path()
+        transaction = RunTransaction.active
+        return transaction.staging_path(final) if transaction else final
 
     def save(self, data: Any) -> None:
-        final = self._get_save_path()
-        # What a killed earlier save left behind is never read; clear it now.
-        leftovers = get_filepath_str(final.with_name(f".{final.name}.*.partial"), self._protocol)
-        for leftover in self._fs.glob(leftovers):
-            self._fs.rm(leftover)
-        staging = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.partial")
-        self._get_save_path = lambda: staging  # the parent's save writes where this says
+        final = super()._get_save_path()
+        target = self._get_save_path()  # final, or staged in a run
+        _clear_leftovers(self._fs, get_filepath_str(final, self._protocol))
+        writing = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.writing")
+        self._fs.makedirs(get_filepath_str(writing.parent, self._protocol), exist_ok=True)
+        self._writing = writing  # the parent's save writes where _get_save_path says
         try:
             super().save(data)
             self._fs.mv(
-                get_filepath_str(staging, self._protocol), get_filepath_str(final, self._protocol)
+                get_filepath_str(writing, self._protocol), get_filepath_str(target, self._protocol)
             )
         finally:
-            del self._get_save_path
-            if self._fs.exists(get_filepath_str(staging, self._protocol)):
-                self._fs.rm(get_filepath_str(staging, self._protocol))
+            self._writing = None
+            if self._fs.exists(get_filepath_str(writing, self._protocol)):
+                self._fs.rm(get_filepath_str(writing, self._protocol))
             self._invalidate_cache()
+        if target != final:
+            self._staged = target
+            RunTransaction.active.add(
+                self,
+                self._fs,
+                get_filepath_str(target, self._protocol),
+                get_filepath_str(final, self._protocol),
+            )
 
 
 class AtomicCSVDataset(_AtomicSave, CSVDataset):
@@ -53,6 +160,14 @@ class AtomicParquetDataset(_AtomicSave, ParquetDataset):
 
 class AtomicJSONDataset(_AtomicSave, JSONDataset):
     """`json.JSONDataset` whose saves are atomic (see `_AtomicSave`)."""
+
+
+class AtomicYAMLDataset(_AtomicSave, YAMLDataset):
+    """`yaml.YAMLDataset` whose saves are atomic (see `_AtomicSave`)."""
+
+
+class AtomicMatplotlibDataset(_AtomicSave, MatplotlibDataset):
+    """`matplotlib.MatplotlibDataset` whose saves are atomic (see `_AtomicSave`)."""
 
 
 class RawCSVDataset(CSVDataset):
@@ -73,19 +188,39 @@ class RawCSVDataset(CSVDataset):
 
     def load(self) -> pd.DataFrame:
         try:
-            return super().load()
+            table = super().load()
         except Exception as exc:
+            cause = exc.__cause__ or exc  # the parent's wrapper adds its own DatasetError
+            reason = f"{type(cause).__name__}: {cause}".strip()
+            if isinstance(cause, pd.errors.ParserError | UnicodeDecodeError):
+                # read, but not as a UTF-8, comma-separated table: the file is at fault
+                raise DatasetError(
+                    f"'{self._location()}' is not a comma-separated UTF-8 table ({reason}): "
+                    "check its delimiter, quoting and encoding"
+                ) from exc
             hint = (
                 f" The location comes from the setting {self._setting}: set it to a folder (or "
                 "base URL) holding this file."
                 if self._setting
                 else ""
             )
-            cause = exc.__cause__ or exc  # the parent's wrapper adds its own DatasetError
-            reason = f"{type(cause).__name__}: {cause}".strip()
             raise DatasetError(
                 f"Could not read raw data from '{self._location()}' ({reason}).{hint}"
             ) from exc
+        self._check_delimiter(table)
+        return table
+
+    def _check_delimiter(self, table: pd.DataFrame) -> None:
+        """A file separated by something else than commas reads as one column: say so."""
+        if len(table.columns) != 1:
+            return
+        header = str(table.columns[0])
+        for delimiter, name in [(";", "semicolons"), ("\t", "tabs"), ("|", "pipes")]:
+            if delimiter in header:
+                raise DatasetError(
+                    f"'{self._location()}' reads as one column {header[:80]!r}: it looks "
+                    f"separated by {name}, not commas. Save it as comma-separated (CSV)."
+                )
 
     def _describe(self) -> dict[str, Any]:
         return {**super()._describe(), "setting": self._setting}
@@ -109,30 +244,49 @@ class _FolderDataset(AbstractDataset):
     def _read(self, folder: Path) -> Any:
         raise NotImplementedError
 
+    _staged: Path | None = None
+
+    def _folder(self) -> Path:
+        """Where the folder is now: staged in a running `kedro run`, else at `filepath`."""
+        return self._staged or Path(self._filepath)
+
     def load(self) -> Any:
-        folder = Path(self._filepath)
+        folder = self._folder()
         if not folder.is_dir():
             raise DatasetError(f"no saved folder at '{folder}': run the pipeline that writes it")
         return self._read(folder)
 
     def save(self, data: Any) -> None:
-        target = Path(self._filepath)
+        final = Path(self._filepath)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        transaction = RunTransaction.active
+        target = Path(transaction.staging_path(PurePosixPath(final))) if transaction else final
+        fs = fsspec.filesystem("file")
+        _clear_leftovers(fs, str(final))
         target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        writing = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.writing")
+        writing.mkdir()
         try:
-            self._write(data, staging)
-            if target.exists():
+            self._write(data, writing)
+            if target.exists():  # outside a run: swap the old folder out
                 retired = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
                 target.rename(retired)
-                staging.rename(target)
+                writing.rename(target)
                 shutil.rmtree(retired, ignore_errors=True)
             else:
-                staging.rename(target)
+                writing.rename(target)
         finally:
-            shutil.rmtree(staging, ignore_errors=True)
+            shutil.rmtree(writing, ignore_errors=True)
+        if transaction:
+            self._staged = target
+            transaction.add(self, fs, str(target), str(final))
+        self._after_save(data, target)
+
+    def _after_save(self, data: Any, folder: Path) -> None:
+        """What a subclass does once the folder is in place (nothing by default)."""
 
     def _exists(self) -> bool:
-        return Path(self._filepath).is_dir()
+        return self._folder().is_dir()
 
     def _describe(self) -> dict[str, Any]:
         return {"filepath": str(self._filepath)}
@@ -145,7 +299,11 @@ class _FolderDataset(AbstractDataset):
         folder = Path(self._filepath)
         if not folder.is_dir():
             raise DatasetError(f"no saved folder at '{folder}': run the pipeline that writes it")
-        files = {f.name: f"{f.stat().st_size / 1e6:.2f} MB" for f in sorted(folder.iterdir())}
+        files = {
+            str(f.relative_to(folder)): f"{f.stat().st_size / 1e6:.2f} MB"
+            for f in sorted(folder.rglob("*"))
+            if f.is_file()
+        }
         summary: dict[str, Any] = {"files": files}
         config = folder / self._config_file
         if self._config_file and config.is_file():
@@ -158,18 +316,58 @@ class _FolderDataset(AbstractDataset):
         return JSONPreview(json.dumps(summary))
 
 
-class TagClassifierDataset(_FolderDataset):
-    """A `madewithml.model.TagClassifier` as safetensors weights plus a JSON config."""
+class MlflowTaggerDataset(_FolderDataset):
+    """The model that ships (a `madewithml.core.tagger.Tagger`), saved as a complete MLflow
+    model folder at `filepath` and, when an MLflow run is active (`kedro run`), logged to it
+    and registered as `registered_model_name`.
 
-    _config_file = "model_config.json"
+    Loading gives the MLflow pyfunc model: the registered version this dataset logged in this
+    run, else the local folder. Either way predictions go through the logged model's own
+    `predict`, as everywhere else.
+    """
+
+    _config_file = "artifacts/tagger/tagger.json"
+
+    def __init__(
+        self,
+        *,
+        filepath: str,
+        registered_model_name: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(filepath=filepath, metadata=metadata)
+        self._registered_model_name = registered_model_name
+        self._logged_uri: str | None = None
 
     def _write(self, data: Any, folder: Path) -> None:
-        data.save(folder)
+        from madewithml import model_logging  # noqa: PLC0415 - MLflow and torch only when used
+
+        model_logging.save_model(data, folder)
+
+    def _after_save(self, data: Any, folder: Path) -> None:
+        import mlflow  # noqa: PLC0415
+
+        from madewithml import model_logging  # noqa: PLC0415
+
+        self._logged_uri = None
+        if mlflow.active_run() is None:
+            logger.info("no active MLflow run: the model is saved at %s only", folder)
+            return
+        tagger_files = folder / "artifacts" / model_logging.TAGGER_ARTIFACT
+        info = model_logging.log_model(data, tagger_files, self._registered_model_name)
+        if self._registered_model_name and info.registered_model_version is not None:
+            self._logged_uri = (
+                f"models:/{self._registered_model_name}/{info.registered_model_version}"
+            )
+        else:
+            self._logged_uri = info.model_uri
+        logger.info("model logged to MLflow as %s", self._logged_uri)
 
     def _read(self, folder: Path) -> Any:
-        from madewithml.model import TagClassifier  # noqa: PLC0415 - torch only when used
+        return load_pyfunc_model(self._logged_uri or str(folder))
 
-        return TagClassifier.load(folder)
+    def _describe(self) -> dict[str, Any]:
+        return {**super()._describe(), "registered_model_name": self._registered_model_name}
 
 
 class TokenizerDataset(_FolderDataset):
@@ -277,11 +475,38 @@ class MlflowRunDataset(AbstractDataset):
         return {}
 
 
+def load_pyfunc_model(model_uri: str) -> Any:
+    """`mlflow.pyfunc.load_model(model_uri)`, with `metadata.model_uri` set to `model_uri` (which
+    model this is, for reports and the service) and an error that names the URI, the tracking
+    store and, for an alias, how aliases are set."""
+    import mlflow  # noqa: PLC0415
+    from mlflow.exceptions import MlflowException  # noqa: PLC0415
+
+    try:
+        model_uri = pinned_model_uri(model_uri)
+        model = mlflow.pyfunc.load_model(model_uri)
+    except (MlflowException, OSError, ValueError) as error:
+        hint = ""
+        if "@" in model_uri:
+            hint = (
+                " The alias is set when `kedro run` (training, evaluation, promotion) "
+                "promotes a model; or give another URI with "
+                "--params=inference.model_uri=runs:/<run id>/model."
+            )
+        raise DatasetError(
+            f"Could not load the MLflow model {model_uri!r} from the tracking store "
+            f"{mlflow.get_tracking_uri()!r}: {str(error).splitlines()[0]}.{hint}"
+        ) from error
+    model.metadata.model_uri = model_uri
+    return model
+
+
 class MlflowPyfuncDataset(AbstractDataset):
     """Read-only: the MLflow pyfunc model at `model_uri`, or None when no URI is given.
 
     Any URI MLflow resolves: ``runs:/<id>/model``, ``models:/<name>/<version>``,
-    ``models:/<name>@<alias>``. The tracking store is the one kedro-mlflow configured.
+    ``models:/<name>@<alias>``, ``models:/<name>/latest``, a local model folder. The tracking
+    store is the one kedro-mlflow configured.
     """
 
     def __init__(self, model_uri: str | None = None, metadata: dict[str, Any] | None = None):
@@ -291,25 +516,7 @@ class MlflowPyfuncDataset(AbstractDataset):
     def load(self) -> Any:
         if not self._model_uri:
             return None
-        import mlflow  # noqa: PLC0415
-        from mlflow.exceptions import MlflowException  # noqa: PLC0415
-
-        try:
-            model = mlflow.pyfunc.load_model(self._model_uri)
-        except (MlflowException, OSError) as error:
-            hint = ""
-            if "@" in self._model_uri:
-                hint = (
-                    " The alias is set when `kedro run` (training, evaluation, promotion) "
-                    "promotes a model; or give another URI with "
-                    "--params=inference.model_uri=runs:/<run id>/model."
-                )
-            raise DatasetError(
-                f"Could not load the MLflow model {self._model_uri!r} from the tracking store "
-                f"{mlflow.get_tracking_uri()!r}: {str(error).splitlines()[0]}.{hint}"
-            ) from error
-        model.metadata.model_uri = self._model_uri  # which model this is, for the report
-        return model
+        return load_pyfunc_model(self._model_uri)
 
     def save(self, data: Any) -> None:
         raise DatasetError("MlflowPyfuncDataset is read-only")
@@ -319,10 +526,13 @@ class MlflowPyfuncDataset(AbstractDataset):
 
 
 class RegisteredModelAliasDataset(AbstractDataset):
-    """Read-only: the version behind a registered model's alias and its recorded holdout F1.
+    """A registered model's alias (the champion).
 
-    Loads ``{"version": "3", "run_id": ..., "holdout_f1": 0.95}``, or ``{}`` when the model or
-    the alias does not exist yet. The F1 is the ``holdout_f1`` tag that promotion sets.
+    Loading gives ``{"version": "3", "run_id": ..., "holdout_f1": 0.95}``, or ``{}`` when the
+    model or the alias does not exist yet; the F1 is the ``holdout_f1`` tag a promotion sets.
+    Saving ``{"promote": true, "model_uri": ..., "holdout_f1": ..., "reason": ...}`` moves the
+    alias to the version behind `model_uri` and tags it with the F1; with ``promote`` false it
+    changes nothing.
     """
 
     def __init__(self, name: str, alias: str, metadata: dict[str, Any] | None = None) -> None:
@@ -345,8 +555,33 @@ class RegisteredModelAliasDataset(AbstractDataset):
             "holdout_f1": float(f1) if f1 is not None else None,
         }
 
-    def save(self, data: Any) -> None:
-        raise DatasetError("RegisteredModelAliasDataset is read-only")
+    def save(self, data: dict[str, Any]) -> None:
+        if not data.get("promote"):
+            logger.info("model not promoted: %s", data.get("reason"))
+            return
+        if RunTransaction.active is not None:  # only once the whole run has succeeded
+            RunTransaction.active.on_commit(lambda: self._promote(data))
+        else:
+            self._promote(data)
+
+    def _promote(self, data: dict[str, Any]) -> None:
+        from mlflow.tracking import MlflowClient  # noqa: PLC0415
+
+        client = MlflowClient()
+        version = registered_version(
+            client, self._name, data.get("model_uri") or "", data.get("run_id")
+        )
+        if version is None:
+            raise DatasetError(
+                f"cannot promote {data.get('model_uri')!r}: it is not a registered version of "
+                f"{self._name!r}"
+            )
+        client.set_registered_model_alias(self._name, self._alias, version)
+        # repr keeps every digit: re-evaluating the champion is then a tie, not a promotion.
+        client.set_model_version_tag(self._name, version, "holdout_f1", repr(data["holdout_f1"]))
+        logger.info(
+            "%s version %s is now @%s: %s", self._name, version, self._alias, data["reason"]
+        )
 
     def _describe(self) -> dict[str, Any]:
         return {"name": self._name, "alias": self._alias}

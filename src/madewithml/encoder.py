@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 PACKAGED_ENCODER = "packaged:all-MiniLM-L6-v2"
 
@@ -30,3 +35,11 @@ def resolve_encoder(name: str) -> str:
     if name.startswith((".", "/", "~")):
         raise ValueError(f"encoder {name!r} looks like a local path but does not exist")
     return name
+
+
+@lru_cache(maxsize=4)
+def load_tokenizer(encoder: str) -> PreTrainedTokenizerBase:
+    """The tokenizer that belongs to `encoder` (see `resolve_encoder`), loaded once per process."""
+    from transformers import AutoTokenizer  # noqa: PLC0415 - transformers only when used
+
+    return AutoTokenizer.from_pretrained(resolve_encoder(encoder))

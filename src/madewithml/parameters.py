@@ -17,6 +17,9 @@ from pydantic import (
 
 from madewithml.encoder import resolve_encoder
 
+# Metrics a Tune trial reports and the search can optimise (madewithml.train_loop).
+TUNING_METRICS = ("val_loss", "val_f1", "train_loss")
+
 Positive = Annotated[float, Field(gt=0)]
 PositiveInt = Annotated[int, Field(ge=1)]
 Seed = Annotated[int, Field(ge=0)]
@@ -42,8 +45,10 @@ class DataProcessing(_Block):
     accepted_tags: Annotated[list[str], Field(min_length=1)]
     other_tag: str
     remove_stopwords: StrictBool
+    contradictory_labels: Literal["error", "majority", "drop"]
     test_size: Annotated[float, Field(gt=0, lt=1)]
     seed: Seed
+    min_rows_per_class: Annotated[int, Field(ge=2)]
 
 
 class Scaling(_Block):
@@ -57,6 +62,7 @@ class RayTrain(_Block):
     storage_path: str
     checkpoints_to_keep: PositiveInt
     max_failures: Annotated[int, Field(ge=-1)]  # -1: retry forever (Ray's convention)
+    keep_run_folder: StrictBool
 
 
 class Training(_Block):
@@ -74,6 +80,11 @@ class Training(_Block):
     pooling: Literal["mean", "cls", "pooler"]
     shuffle_buffer_size: PositiveInt
     ray_train: RayTrain
+
+
+# The hyperparameters of the train loop (what Tune may search): every training field but where
+# and how Ray runs it.
+HYPERPARAMETERS = [name for name in Training.model_fields if name != "ray_train"]
 
 
 class Inference(_Block):
@@ -97,17 +108,50 @@ class Baseline(_Block):
 
 class Evaluation(_Block):
     baseline: Baseline
+    leakage: Literal["error", "warning"]
     model_uri: str | None = None  # --params only, read by the catalog (mlflow_model)
 
 
-class Tuning(BaseModel):
-    # The search space and the scheduler are checked by madewithml.tuning when it builds them.
-    model_config = ConfigDict(extra="allow")
+Tunable = Literal[tuple(name for name in HYPERPARAMETERS if name != "num_epochs")]
+
+
+class SearchDimension(_Block):
+    """One searched hyperparameter: ``uniform`` / ``loguniform`` (low, high), ``integer`` (low
+    and high included) or ``choice`` (values)."""
+
+    distribution: Literal["uniform", "loguniform", "integer", "choice"]
+    low: float | None = None
+    high: float | None = None
+    values: Annotated[list[Any], Field(min_length=1)] | None = None
+
+    @model_validator(mode="after")
+    def _bounds(self) -> SearchDimension:
+        if self.distribution == "choice":
+            if self.values is None:
+                raise ValueError("a choice needs `values`")
+        elif self.low is None or self.high is None or not self.low < self.high:
+            raise ValueError(f"a {self.distribution} distribution needs low < high")
+        elif self.distribution == "loguniform" and self.low <= 0:
+            raise ValueError("a loguniform distribution needs low > 0")
+        return self
+
+
+class Scheduler(_Block):
+    grace_period: PositiveInt
+    reduction_factor: Annotated[float, Field(gt=1)]
+
+
+class Tuning(_Block):
     num_runs: PositiveInt
     max_concurrent_trials: PositiveInt
-    metric: Literal["val_loss", "val_f1", "train_loss"]
+    metric: Literal[TUNING_METRICS]
     mode: Literal["min", "max"]
     n_initial_points: Annotated[int, Field(ge=0)]
+    scheduler: Scheduler
+    trial_resources: dict[str, Annotated[float, Field(ge=0)]]
+    verbose: Literal[0, 1, 2, 3] = 1
+    # Keys: any training hyperparameter but num_epochs (the scheduler's budget).
+    search_space: Annotated[dict[Tunable, SearchDimension], Field(min_length=1)]
 
 
 class ModelRegistry(BaseModel):
@@ -145,7 +189,7 @@ def validate_parameters(parameters: dict[str, Any]) -> None:
     except ValidationError as error:
         lines = []
         for problem in error.errors():
-            name = ".".join(str(part) for part in problem["loc"]) or "parameters"
+            name = ".".join(str(part) for part in problem["loc"] if part != "[key]") or "parameters"
             given = problem.get("input")
             shown = "" if isinstance(given, dict) else f" (got {given!r})"
             message = problem["msg"].removeprefix("Value error, ")

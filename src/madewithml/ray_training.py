@@ -15,25 +15,11 @@ import ray.data
 import ray.train
 from ray.train.torch import TorchTrainer
 
-from madewithml.model import TagClassifier
-from madewithml.train_loop import HISTORY_FILE, OPTIMIZERS, make_loss, train_loop_per_worker
+from madewithml.core.model import TagClassifier
+from madewithml.parameters import HYPERPARAMETERS
+from madewithml.train_loop import HISTORY_FILE, train_loop_per_worker
 
-MODEL_INPUT_COLUMNS = ["input_ids", "attention_mask", "target"]
-HYPERPARAMETERS = [
-    "seed",
-    "num_epochs",
-    "batch_size",
-    "loss",
-    "label_smoothing",
-    "optimizer",
-    "lr",
-    "weight_decay",
-    "lr_factor",
-    "lr_patience",
-    "dropout_p",
-    "pooling",
-    "shuffle_buffer_size",
-]
+MODEL_INPUT_COLUMNS = ["id", "input_ids", "target"]
 
 
 def storage_uri(path: str) -> str:
@@ -44,16 +30,9 @@ def storage_uri(path: str) -> str:
 
 
 def train_loop_config(training: dict[str, Any], encoder_path: str, num_classes: int) -> dict:
-    """What every worker's `train_loop_per_worker` receives."""
-    missing = [name for name in HYPERPARAMETERS if name not in training]
-    if missing:
-        raise ValueError(f"training parameters are missing {missing}")
+    """What every worker's `train_loop_per_worker` receives: the training hyperparameters (as
+    checked by the parameter contract before the run), the encoder and the number of classes."""
     config = {name: training[name] for name in HYPERPARAMETERS}
-    make_loss(config["loss"], config["label_smoothing"])  # fail here, not in a Ray worker
-    if config["optimizer"] not in OPTIMIZERS:
-        raise ValueError(
-            f"training.optimizer must be one of {sorted(OPTIMIZERS)}, not {config['optimizer']!r}"
-        )
     return {**config, "encoder_path": encoder_path, "num_classes": num_classes}
 
 
@@ -119,6 +98,12 @@ def best_model(result: ray.train.Result) -> TagClassifier:
     if best is None:
         raise RuntimeError(f"Ray Train run {result.path} reported no checkpoint")
     return load_checkpoint(best)
+
+
+def remove_run(result: ray.train.Result) -> None:
+    """Delete a finished run's folder (its checkpoints) from Ray's storage: once the best model
+    is in memory, MLflow and data/06_models hold the copies that matter."""
+    result.filesystem.delete_dir(result.path)
 
 
 def load_checkpoint(checkpoint: ray.train.Checkpoint | str) -> TagClassifier:

@@ -2,28 +2,53 @@
 
 Concurrent `/predict` requests are batched dynamically (`@serve.batch`): one forward pass answers
 all the projects of the requests that arrive within `batch_wait_timeout_s`, up to
-`max_batch_size` requests. Limits, batching and the deployment's resources come from
-`conf/base/serving.yml`; `kedro serve` starts it (see `madewithml.cli`).
+`max_batch_size` requests. Every answer is the logged model's own `predict`.
+
+`build_app` is a Ray Serve application builder: `kedro serve` uses it, and so can
+`serve run madewithml.serving:build_app model_uri=...` or a `serve deploy` / KubeRay config
+(`import_path: madewithml.serving:build_app`). Limits, batching and the deployment's resources
+come from `conf/<env>/serving.yml` (or the builder's arguments).
 """
 
 # No `from __future__ import annotations`: Ray Serve's class-based FastAPI routes need the real
 # annotations to find the request body.
 import asyncio
 import logging
+import sys
+import time
+from pathlib import Path
 from typing import Annotated, Any
 
 import pandas as pd
 from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from ray import serve
+from ray.serve import Application
 
-from madewithml.prediction import THRESHOLD_PARAM, PipelinePredictor, answers, evaluate
+from madewithml.answers import answers
+from madewithml.core.inputs import InvalidInputError, check_texts
+from madewithml.core.mlflow_model import THRESHOLD_PARAM
+from madewithml.scoring import evaluate
 
 logger = logging.getLogger(__name__)
+requests_log = logging.getLogger("madewithml.serving.requests")
 APP_NAME = "madewithml"
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+def _unicode(text: str) -> str:
+    """Refuse text that cannot be encoded (a lone surrogate such as "\\ud800")."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("is not valid Unicode text (it holds a lone surrogate)") from None
+    return text
+
+
+Text = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1), AfterValidator(_unicode)
+]
 
 
 class Project(BaseModel):
@@ -45,23 +70,123 @@ class Prediction(BaseModel):
     probabilities: dict[str, float]
 
 
+class Limits(BaseModel):
+    max_body_bytes: Annotated[int, Field(ge=1)]
+    max_items: Annotated[int, Field(ge=1)]
+    max_text_chars: Annotated[int, Field(ge=1)]
+
+
+class Batching(BaseModel):
+    max_batch_size: Annotated[int, Field(ge=1)]
+    batch_wait_timeout_s: Annotated[float, Field(ge=0)]
+
+
+class ServiceConfig(BaseModel):
+    """What the service needs: the model and how to serve it (`conf/<env>/serving.yml`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    model_uri: str
+    tracking_uri: str | None = None  # None: MLFLOW_TRACKING_URI, or MLflow's default
+    threshold: Annotated[float, Field(ge=0, le=1)] | None = None  # None: the model's default
+    other_tag: str = "other"
+    limits: Limits
+    batching: Batching
+    request_log: bool = True  # one line per request: method, path, status, latency, projects
+    deployment: dict[str, Any] = Field(default_factory=dict)  # serve.deployment options
+
+
 app = FastAPI(
     title="madewithml",
     description="Tags machine-learning projects from their title and description.",
 )
 
 
-@app.middleware("http")
-async def limit_body_size(request: Request, call_next):
-    """413 for a body larger than `limits.max_body_bytes`, before it is parsed."""
-    limit = getattr(request.app.state, "max_body_bytes", None)
-    length = request.headers.get("content-length")
-    if limit and length and length.isdigit() and int(length) > limit:
-        return JSONResponse(
-            status_code=413,
-            content={"detail": f"request body of {length} bytes is over the {limit}-byte limit"},
-        )
-    return await call_next(request)
+@app.exception_handler(RequestValidationError)
+async def _invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+    """422 naming each bad field by its place in the body; the input is not echoed (it may be
+    what cannot be encoded: NaN, a lone surrogate)."""
+    details = [
+        {"loc": list(problem["loc"]), "msg": problem["msg"], "type": problem["type"]}
+        for problem in error.errors()
+    ]
+    return JSONResponse(status_code=422, content={"detail": details})
+
+
+class RequestGuard:
+    """ASGI middleware: POST bodies must be JSON (415), at most `max_body_bytes` long whatever
+    their framing (413, counted while the body streams in, so a chunked body is never read
+    whole), and one log line per request when `request_log` is on."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        config = getattr(scope["app"].state, "config", None)
+        started, status = time.perf_counter(), {"code": 500}
+
+        async def send_and_note(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        try:
+            refusal = self._refusal(scope, config)
+            if refusal:
+                await JSONResponse(status_code=refusal[0], content={"detail": refusal[1]})(
+                    scope, receive, send_and_note
+                )
+                return
+            await self.app(scope, self._limited(receive, config), send_and_note)
+        finally:
+            if config is not None and config.request_log:
+                requests_log.info(
+                    "%s %s %d %.1f ms projects=%s",
+                    scope["method"],
+                    scope["path"],
+                    status["code"],
+                    1000 * (time.perf_counter() - started),
+                    scope.get("state", {}).get("projects", "-"),
+                )
+
+    @staticmethod
+    def _refusal(scope: dict, config: ServiceConfig | None) -> tuple[int, str] | None:
+        if scope["method"] != "POST" or config is None:
+            return None
+        headers = dict(scope["headers"])
+        content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        if content_type != b"application/json" and not content_type.endswith(b"+json"):
+            given = content_type.decode("latin-1") or "none"
+            return 415, f"JSON is expected (Content-Type: application/json), not {given}"
+        length = headers.get(b"content-length", b"")
+        limit = config.limits.max_body_bytes
+        if length.isdigit() and int(length) > limit:
+            return 413, f"request body of {int(length)} bytes is over the {limit}-byte limit"
+        return None
+
+    @staticmethod
+    def _limited(receive: Any, config: ServiceConfig | None) -> Any:
+        if config is None:
+            return receive
+        limit, received = config.limits.max_body_bytes, 0
+
+        async def limited_receive() -> dict:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:  # FastAPI answers an HTTPException raised while reading
+                    raise HTTPException(
+                        status_code=413, detail=f"request body over the {limit}-byte limit"
+                    )
+            return message
+
+        return limited_receive
+
+
+app.add_middleware(RequestGuard)
 
 
 @serve.deployment
@@ -69,36 +194,38 @@ async def limit_body_size(request: Request, call_next):
 class TagService:
     """Answers with one logged model at one threshold."""
 
-    def __init__(
-        self,
-        model_uri: str,
-        tracking_uri: str,
-        threshold: float,
-        other_tag: str,
-        limits: dict[str, int],
-        batching: dict[str, float],
-    ) -> None:
+    def __init__(self, config: ServiceConfig) -> None:
         import mlflow  # noqa: PLC0415 - in the replica's process
 
-        logging.getLogger("kedro").setLevel(logging.WARNING)  # no line per node per batch
-        mlflow.set_tracking_uri(tracking_uri)
-        self.predictor = PipelinePredictor(mlflow.pyfunc.load_model(model_uri), model_uri)
-        self.threshold = threshold
-        self.other_tag = other_tag
-        self.limits = limits
+        if config.tracking_uri:
+            mlflow.set_tracking_uri(config.tracking_uri)
+        self.model = mlflow.pyfunc.load_model(config.model_uri)
+        self.tagger = self.model.unwrap_python_model().tagger  # for checking requests first
+        self.config = config
+        self.threshold = (
+            self.model.metadata.get_params_schema().params[0].default
+            if config.threshold is None
+            else config.threshold
+        )
         self.batches = 0  # forward passes of /predict, and the requests they answered
         self.batched_requests = 0
-        app.state.max_body_bytes = limits["max_body_bytes"]
-        self._predict_batch.set_max_batch_size(batching["max_batch_size"])
-        self._predict_batch.set_batch_wait_timeout_s(batching["batch_wait_timeout_s"])
+        app.state.config = config
+        if config.request_log and not requests_log.handlers:
+            handler = logging.StreamHandler(sys.stderr)  # the replica's stderr reaches the driver
+            handler.setFormatter(logging.Formatter("%(message)s"))
+            requests_log.addHandler(handler)
+            requests_log.setLevel(logging.INFO)
+            requests_log.propagate = False
+        self._predict_batch.set_max_batch_size(config.batching.max_batch_size)
+        self._predict_batch.set_batch_wait_timeout_s(config.batching.batch_wait_timeout_s)
 
     @app.get("/")
     def health(self) -> dict[str, Any]:
         """Health: the service is up and which model it serves."""
         return {
             "status": "ok",
-            "model_uri": self.predictor.model_uri,
-            "run_id": self.predictor.run_id,
+            "model_uri": self.config.model_uri,
+            "run_id": self.model.metadata.run_id,
             "threshold": self.threshold,
             "predict_batches": self.batches,
             "predict_requests": self.batched_requests,
@@ -107,42 +234,55 @@ class TagService:
     @app.get("/run_id")
     def run_id(self) -> dict[str, str]:
         """The MLflow run that logged the served model."""
-        return {"run_id": self.predictor.run_id}
+        return {"run_id": self.model.metadata.run_id}
 
     @app.post("/predict")
-    async def predict(self, projects: Project | list[Project]) -> Prediction | list[Prediction]:
+    async def predict(
+        self, request: Request, projects: Project | list[Project]
+    ) -> Prediction | list[Prediction]:
         """The tag of one project, or of a list of projects, and the probability of every tag.
 
         A prediction whose top probability is below the service's threshold is `other`.
         """
         items = projects if isinstance(projects, list) else [projects]
-        self._check(items)
-        results = await self._predict_batch([item.model_dump() for item in items])
+        frame = self._check(request, items)
+        results = await self._predict_batch(frame.to_dict(orient="records"))
         return results if isinstance(projects, list) else results[0]
 
     @app.post("/evaluate")
-    async def evaluate(self, projects: list[LabelledProject]) -> dict[str, Any]:
-        """The evaluation pipeline's metrics of the served model on labelled projects."""
-        self._check(projects)
-        frame = pd.DataFrame([project.model_dump() for project in projects])
-        return await asyncio.to_thread(evaluate, self.predictor, frame, self.other_tag)
+    async def evaluate(self, request: Request, projects: list[LabelledProject]) -> dict[str, Any]:
+        """The evaluation pipeline's scores of the served model on labelled projects."""
+        frame = self._check(request, projects)
+        labelled = frame.assign(tag=[project.tag for project in projects])
+        return await asyncio.to_thread(evaluate, self.model, labelled, self.config.other_tag)
 
-    def _check(self, items: list[Project]) -> None:
+    def _check(self, request: Request, items: list[Project]) -> pd.DataFrame:
+        """The projects as a table, once they pass the limits and the model's input contract."""
+        request.state.projects = len(items)
+        limits = self.config.limits
         if not items:
             raise HTTPException(status_code=422, detail="no project given")
-        if len(items) > self.limits["max_items"]:
+        if len(items) > limits.max_items:
             raise HTTPException(
                 status_code=413,
-                detail=f"{len(items)} projects: at most {self.limits['max_items']} per request",
+                detail=f"{len(items)} projects: at most {limits.max_items} per request",
             )
-        limit = self.limits["max_text_chars"]
         for i, item in enumerate(items):
             for field in ("title", "description"):
-                if len(getattr(item, field)) > limit:
+                if len(getattr(item, field)) > limits.max_text_chars:
                     raise HTTPException(
                         status_code=422,
-                        detail=f"project {i}: {field} is over the {limit}-character limit",
+                        detail=f"project {i}: {field} is over the "
+                        f"{limits.max_text_chars}-character limit",
                     )
+        frame = pd.DataFrame(
+            [{"title": item.title, "description": item.description} for item in items]
+        )
+        try:  # here, not in the shared batch: one bad project must not fail the others
+            check_texts(frame, self.tagger.texts(frame), name="projects")
+        except InvalidInputError as error:
+            raise HTTPException(status_code=422, detail=str(error)) from None
+        return frame
 
     @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.01)
     async def _predict_batch(self, requests: list[list[dict]]) -> list[list[dict]]:
@@ -152,7 +292,7 @@ class TagService:
         rows = [project for projects in requests for project in projects]
         frame = pd.DataFrame(rows, columns=["title", "description"])
         predictions = await asyncio.to_thread(
-            self.predictor.predict, frame, {THRESHOLD_PARAM: self.threshold}
+            self.model.predict, frame, {THRESHOLD_PARAM: self.threshold}
         )
         flat = answers(predictions)
         results, start = [], 0
@@ -162,20 +302,42 @@ class TagService:
         return results
 
 
-def start_service(
-    model_uri: str,
-    tracking_uri: str,
-    *,
-    threshold: float,
-    other_tag: str,
-    serving: dict[str, Any],
-    host: str,
-    port: int,
-) -> str:
-    """Deploy `TagService` on the running Ray and return its URL."""
+def _project_serving(conf_source: str | None, env: str | None) -> dict[str, Any]:
+    """`serving` of the project's conf/<env>/serving.yml (the current folder's project, or
+    `conf_source`), or {} outside a project."""
+    from kedro.framework.project import settings  # noqa: PLC0415
+    from kedro.utils import find_kedro_project  # noqa: PLC0415
+
+    from madewithml.config_loader import CONFIG_LOADER_ARGS, ProjectConfigLoader  # noqa: PLC0415
+
+    project = find_kedro_project(Path.cwd())
+    if conf_source is None and project is None:
+        return {}
+    source = conf_source or str(Path(project) / settings.CONF_SOURCE)
+    loader = ProjectConfigLoader(source, env=env, **CONFIG_LOADER_ARGS)
+    return dict((loader.get("serving") or {}).get("serving") or {})
+
+
+def build_app(args: dict[str, Any]) -> Application:
+    """The Ray Serve application (`serve run madewithml.serving:build_app model_uri=...`).
+
+    `args`: `model_uri` (required), `tracking_uri`, `threshold`, `other_tag`, and any of
+    `serving.yml`'s `limits`, `batching`, `request_log`, `deployment`; what is not given comes
+    from the project's `conf/<env>/serving.yml` (`conf_source` and `env` choose it).
+    """
+    args = dict(args)
+    conf_source, env = args.pop("conf_source", None), args.pop("env", None)
+    defaults = {
+        key: value
+        for key, value in _project_serving(conf_source, env).items()
+        if key in ServiceConfig.model_fields
+    }
+    config = ServiceConfig.model_validate({**defaults, **args})
+    return TagService.options(**config.deployment).bind(config)
+
+
+def start_service(config: dict[str, Any], *, host: str, port: int) -> str:
+    """Deploy the service (`build_app`) on the running Ray and return its URL."""
     serve.start(http_options={"host": host, "port": port})
-    deployment = TagService.options(**serving["deployment"]).bind(
-        model_uri, tracking_uri, threshold, other_tag, serving["limits"], serving["batching"]
-    )
-    serve.run(deployment, name=APP_NAME, route_prefix="/", blocking=False)
+    serve.run(build_app(config), name=APP_NAME, route_prefix="/", blocking=False)
     return f"http://{host}:{port}"

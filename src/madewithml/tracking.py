@@ -9,6 +9,9 @@ from typing import Any
 from ray.train import Checkpoint, UserCallback
 
 logger = logging.getLogger(__name__)
+# Reported by the train loop for the run's own checks, not worth a metric: the step is the epoch,
+# and the shard digest is an identifier (madewithml.train_loop.ShardTally).
+NOT_LOGGED = {"epoch", "train_digest"}
 
 
 class MlflowMetricsCallback(UserCallback):
@@ -37,7 +40,7 @@ class MlflowMetricsCallback(UserCallback):
         values = {
             f"{self.prefix}{name}": float(value)
             for name, value in reported.items()
-            if isinstance(value, numbers.Number) and name != "epoch"
+            if isinstance(value, numbers.Number) and name not in NOT_LOGGED
         }
         try:
             for name, value in values.items():

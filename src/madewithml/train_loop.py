@@ -20,8 +20,9 @@ import transformers
 from ray.data.collate_fn import NumpyBatchCollateFn
 from torch import nn
 
+from madewithml.core.model import TagClassifier
+from madewithml.core.tokenization import pad_batch
 from madewithml.metrics import weighted_scores
-from madewithml.model import TagClassifier
 
 logger = logging.getLogger(__name__)
 TRAINING_STATE_FILE = "training_state.pt"
@@ -36,43 +37,66 @@ def set_seed(seed: int) -> None:
 
 
 class DynamicPaddingCollate(NumpyBatchCollateFn):
-    """Ray Data collate function: tensors cut to the longest row of the batch."""
+    """Ray Data collate function: each batch padded to its own longest row."""
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
         return collate(batch)
 
 
+# The names are checked by the parameter contract (madewithml.parameters.Training).
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
 LOSSES = {"cross_entropy": nn.CrossEntropyLoss}
 
 
 def make_optimizer(name: str, parameters, lr: float, weight_decay: float) -> torch.optim.Optimizer:
     """The optimizer named in the parameters (`adam`, `adamw` or `sgd`)."""
-    if name not in OPTIMIZERS:
-        raise ValueError(f"training.optimizer must be one of {sorted(OPTIMIZERS)}, not {name!r}")
     return OPTIMIZERS[name](parameters, lr=lr, weight_decay=weight_decay)
 
 
 def make_loss(name: str, label_smoothing: float) -> nn.Module:
     """The loss named in the parameters (`cross_entropy`, with optional label smoothing)."""
-    if name not in LOSSES:
-        raise ValueError(f"training.loss must be one of {sorted(LOSSES)}, not {name!r}")
     return LOSSES[name](label_smoothing=label_smoothing)
 
 
-def to_tensors(input_ids: np.ndarray, attention_mask: np.ndarray) -> tuple[torch.Tensor, ...]:
-    """Stack rows of ids and masks and cut the padding they all share (dynamic padding)."""
-    ids = torch.tensor(np.stack(input_ids), dtype=torch.long)
-    mask = torch.tensor(np.stack(attention_mask), dtype=torch.long)
-    length = max(int(mask.sum(dim=1).max()), 1)
-    return ids[:, :length], mask[:, :length]
-
-
 def collate(batch: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
-    """A training batch: ids and masks cut to the batch's longest row, and the targets."""
-    input_ids, attention_mask = to_tensors(batch["input_ids"], batch["attention_mask"])
+    """A training batch: the unpadded ids padded to the batch's longest row, the targets, and
+    the projects' `id` where the rows carry one."""
+    input_ids, attention_mask = pad_batch(list(batch["input_ids"]))
     target = torch.tensor(batch["target"], dtype=torch.long)  # a copy: Ray's arrays are read-only
-    return {"input_ids": input_ids, "attention_mask": attention_mask, "target": target}
+    collated = {"input_ids": input_ids, "attention_mask": attention_mask, "target": target}
+    if "id" in batch:
+        collated["id"] = torch.tensor(np.asarray(batch["id"], dtype=np.int64))
+    return collated
+
+
+_DIGEST_BITS = np.uint64(2**52 - 1)  # a float64 holds it exactly: a metric like any other
+
+
+def shard_digest(ids: np.ndarray) -> int:
+    """An order-independent digest of a set of project ids (XOR of their 64-bit mixes, cut to
+    52 bits): the digests of disjoint parts XOR to the digest of the whole."""
+    z = np.asarray(ids, dtype=np.uint64) + np.uint64(0x9E3779B97F4A7C15)  # splitmix64
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    mixed = (z ^ (z >> np.uint64(31))) & _DIGEST_BITS
+    return int(np.bitwise_xor.reduce(mixed)) if len(mixed) else 0
+
+
+class ShardTally:
+    """What one worker trained on in an epoch: how many rows, and the digest of their ids
+    (reported as `train_rows` and `train_digest`, so data-parallel shards can be checked)."""
+
+    def __init__(self) -> None:
+        self.rows, self.digest = 0, 0
+
+    def track(
+        self, batches: Iterable[dict[str, torch.Tensor]]
+    ) -> Iterable[dict[str, torch.Tensor]]:
+        for batch in batches:
+            self.rows += len(batch["target"])
+            if "id" in batch:
+                self.digest ^= shard_digest(batch["id"].numpy())
+            yield batch
 
 
 def train_step(
@@ -191,7 +215,8 @@ def train_loop_per_worker(config: dict[str, Any]) -> list[dict[str, float]]:
             local_shuffle_buffer_size=config["shuffle_buffer_size"],
             local_shuffle_seed=config["seed"] + epoch,
         )
-        train_loss = train_step(train_batches, model, loss_fn, optimizer)
+        tally = ShardTally()
+        train_loss = train_step(tally.track(train_batches), model, loss_fn, optimizer)
         val_batches = val_shard.iter_torch_batches(batch_size=batch_size, collate_fn=collate_fn)
         val_loss, y_true, y_pred = eval_step(val_batches, model, loss_fn)
         scheduler.step(val_loss)
@@ -202,6 +227,9 @@ def train_loop_per_worker(config: dict[str, Any]) -> list[dict[str, float]]:
             "val_loss": val_loss,
             "val_f1": weighted_scores(y_true, y_pred)["f1"],
             "epoch_s": time.perf_counter() - epoch_started,
+            "world_size": ray.train.get_context().get_world_size(),
+            "train_rows": tally.rows,
+            "train_digest": tally.digest,
         }
         history.append(metrics)
         with tempfile.TemporaryDirectory() as folder:

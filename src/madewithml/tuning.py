@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import numbers
+import re
 from typing import Any
 
 import pandas as pd
@@ -23,17 +24,17 @@ from ray.tune.schedulers import AsyncHyperBandScheduler
 from ray.tune.search import ConcurrencyLimiter
 from ray.tune.search.hyperopt import HyperOptSearch
 
-from madewithml.ray_training import HYPERPARAMETERS, build_trainer, storage_uri
+from madewithml.parameters import TUNING_METRICS
+from madewithml.ray_training import build_trainer, storage_uri
 
 logger = logging.getLogger(__name__)
 
-METRICS = {"val_loss", "val_f1", "train_loss"}
 EPOCH_COLUMNS = ["epoch", "lr", "train_loss", "val_loss", "val_f1"]
 COMPLETED, STOPPED_EARLY, FAILED = "completed", "stopped_early", "failed"
 
 
 def _integer(low: int, high: int):
-    return tune.randint(low, high + 1)  # both bounds included, as the parameters read
+    return tune.randint(int(low), int(high) + 1)  # both bounds included, as the parameters read
 
 
 DISTRIBUTIONS = {
@@ -45,31 +46,9 @@ DISTRIBUTIONS = {
 
 
 def search_space(spec: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Tune's search space from `tuning.search_space`: ``{name: {distribution, low, high}}``.
-
-    Distributions: ``uniform``, ``loguniform``, ``integer`` (low and high included) and
-    ``choice`` (``values``). Every name must be a training hyperparameter.
-    """
-    if not spec:
-        raise ValueError("tuning.search_space is empty: name at least one hyperparameter")
-    space = {}
-    for name, entry in spec.items():
-        if name not in HYPERPARAMETERS or name == "num_epochs":
-            raise ValueError(
-                f"tuning.search_space.{name}: not a tunable training hyperparameter "
-                f"(one of {sorted(set(HYPERPARAMETERS) - {'num_epochs'})})"
-            )
-        kind = (entry or {}).get("distribution")
-        if kind not in DISTRIBUTIONS:
-            raise ValueError(
-                f"tuning.search_space.{name}.distribution must be one of {sorted(DISTRIBUTIONS)}, "
-                f"not {kind!r}"
-            )
-        try:
-            space[name] = DISTRIBUTIONS[kind](entry)
-        except KeyError as missing:
-            raise ValueError(f"tuning.search_space.{name} ({kind}) needs {missing}") from None
-    return space
+    """Tune's search space from `tuning.search_space`: ``{name: {distribution, low, high}}``
+    (checked by the parameter contract, `madewithml.parameters.Tuning`)."""
+    return {name: DISTRIBUTIONS[entry["distribution"]](entry) for name, entry in spec.items()}
 
 
 def initial_point(space: dict[str, Any], training: dict[str, Any]) -> dict[str, Any]:
@@ -160,11 +139,6 @@ def build_tuner(
     """A `Tuner` over `run_trial`: HyperOpt (starting at the training parameters) behind a
     concurrency limit, and asynchronous HyperBand over epochs."""
     metric, mode = tuning["metric"], tuning["mode"]
-    if metric not in METRICS or mode not in {"min", "max"}:
-        raise ValueError(
-            f"tuning.metric must be one of {sorted(METRICS)} and tuning.mode min or max, "
-            f"not {metric!r} / {mode!r}"
-        )
     space = search_space(tuning["search_space"])
     searcher = HyperOptSearch(
         points_to_evaluate=[initial_point(space, loop_config)],
@@ -234,9 +208,9 @@ def trial_tables(
                 "outcome": trial_outcome(len(rows), num_epochs, result.error is not None),
                 "epochs": len(rows),
                 "best_epoch": int(best["epoch"]) + 1 if best else None,
-                **{f"best_{name}": best.get(name) for name in sorted(METRICS)},
+                **{f"best_{name}": best.get(name) for name in sorted(TUNING_METRICS)},
                 "checkpoint_path": best.get(CHECKPOINT_PATH_KEY),
-                "error": None if result.error is None else str(result.error).splitlines()[0],
+                "error": None if result.error is None else _last_line(result.error),
             }
         )
     return pd.DataFrame(trials), pd.DataFrame(history, columns=["trial", *EPOCH_COLUMNS])
@@ -250,6 +224,13 @@ def best_trial(trials: pd.DataFrame, metric: str, mode: str) -> pd.Series:
         raise RuntimeError(f"no Tune trial reported {metric!r}: {errors or 'no trial ran'}")
     best = scored[f"best_{metric}"].idxmin() if mode == "min" else scored[f"best_{metric}"].idxmax()
     return trials.loc[best]
+
+
+def _last_line(error: BaseException) -> str:
+    """What went wrong, in one line: the last line of Ray's report (the exception itself),
+    without its terminal colours."""
+    lines = [line for line in re.sub(r"\x1b\[[0-9;]*m", "", str(error)).splitlines() if line]
+    return lines[-1].strip() if lines else type(error).__name__
 
 
 def _finite(value: Any) -> bool:

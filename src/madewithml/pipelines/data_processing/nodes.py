@@ -9,9 +9,27 @@ from matplotlib.figure import Figure  # plots are files: no pyplot, no backend
 from sklearn.model_selection import train_test_split
 from transformers import PreTrainedTokenizerBase
 
+from madewithml.core.inputs import check_texts
+from madewithml.core.text import project_text
+from madewithml.core.tokenization import tokenize
+from madewithml.data_quality import check_split_preconditions, resolve_duplicate_texts
+from madewithml.encoder import load_tokenizer
+from madewithml.labels import encode_labels, map_tags
 from madewithml.schemas import RAW_COLUMNS, validate_raw_projects
-from madewithml.text_cleaning import project_text
-from madewithml.tokenization import load_tokenizer, tokenize
+from madewithml.stopwords import stopwords
+
+__all__ = [
+    "add_clean_text",
+    "encode_labels",
+    "map_tags",
+    "plot_class_balance",
+    "prepare_tokenizer",
+    "resolve_duplicate_texts",
+    "split_train_val",
+    "tokenize_projects",
+    "tokenize_texts",
+    "validate_projects",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -27,32 +45,28 @@ def validate_projects(raw: pd.DataFrame) -> pd.DataFrame:
     return validated
 
 
-def map_tags(projects: pd.DataFrame, accepted_tags: list[str], other_tag: str) -> pd.DataFrame:
-    """Replace every tag outside `accepted_tags` with `other_tag` (logged, with the tags)."""
-    mapped = projects.copy()
-    outside = ~mapped["tag"].isin(accepted_tags)
-    if outside.any():
-        counts = mapped.loc[outside, "tag"].value_counts().to_dict()
-        logger.info("map_tags: %d projects tagged %s become %r", outside.sum(), counts, other_tag)
-    mapped["tag"] = mapped["tag"].where(~outside, other_tag)
-    return mapped
-
-
 def add_clean_text(projects: pd.DataFrame, remove_stopwords: bool) -> pd.DataFrame:
-    """Add the model's input column `text`: cleaned title + description."""
+    """Add the model's input column `text`: cleaned title + description. A project left with no
+    letter or digit is refused by id, as the model refuses it at inference."""
     cleaned = projects.copy()
-    cleaned["text"] = project_text(cleaned["title"], cleaned["description"], remove_stopwords)
+    cleaned["text"] = project_text(
+        cleaned["title"], cleaned["description"], stopwords(remove_stopwords)
+    )
+    check_texts(cleaned, cleaned["text"], name="projects")
     return cleaned
 
 
 def split_train_val(
-    projects: pd.DataFrame, test_size: float, seed: int
+    projects: pd.DataFrame, test_size: float, seed: int, min_rows_per_class: int
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Stratified split: each tag is split on its own, so every tag is in both parts.
 
+    Every tag must have `min_rows_per_class` rows (checked first, naming the tags that do not).
     Splitting tag by tag (as the seed does with Ray Data) rounds each class's validation share
-    up, which gives 610 / 154 rows on dataset.csv.
+    up, which gives 610 / 154 rows on dataset.csv. The texts are unique
+    (`resolve_duplicate_texts`), so no text is on both sides.
     """
+    check_split_preconditions(projects, min_rows_per_class)
     train_parts, val_parts = [], []
     for _, group in projects.groupby("tag", sort=True):
         train, val = train_test_split(group, test_size=test_size, shuffle=True, random_state=seed)
@@ -86,21 +100,6 @@ def plot_class_balance(train_projects: pd.DataFrame, val_projects: pd.DataFrame)
     return figure
 
 
-def encode_labels(
-    projects: pd.DataFrame, accepted_tags: list[str], other_tag: str
-) -> dict[str, int]:
-    """`class_to_index`: every tag the model predicts, sorted, to its class index.
-
-    The classes come from the parameters, not from whatever the data holds, so the model's head
-    never changes size silently; a class with no training row is an error.
-    """
-    classes = sorted({*accepted_tags, other_tag})
-    missing = [tag for tag in classes if not (projects["tag"] == tag).any()]
-    if missing:
-        raise ValueError(f"column 'tag' has no rows for the class(es) {missing}")
-    return {tag: index for index, tag in enumerate(classes)}
-
-
 def prepare_tokenizer(
     encoder: str, projects: pd.DataFrame, max_length: int
 ) -> PreTrainedTokenizerBase:
@@ -124,15 +123,10 @@ def prepare_tokenizer(
 def tokenize_texts(
     projects: pd.DataFrame, tokenizer: PreTrainedTokenizerBase, max_length: int
 ) -> pd.DataFrame:
-    """Model inputs `input_ids` and `attention_mask` (padded to the longest row) of `text`."""
-    encoded = tokenize(projects["text"].tolist(), tokenizer, max_length)
-    return pd.DataFrame(
-        {
-            "input_ids": list(encoded["input_ids"]),
-            "attention_mask": list(encoded["attention_mask"]),
-        },
-        index=projects.index,
-    )
+    """`input_ids` of each row's `text`: its token ids, truncated to `max_length`, unpadded
+    (batches are padded to their own longest row when they are made)."""
+    ids = tokenize(projects["text"].tolist(), tokenizer, max_length)
+    return pd.DataFrame({"input_ids": ids}, index=projects.index)
 
 
 def tokenize_projects(
@@ -141,7 +135,7 @@ def tokenize_projects(
     max_length: int,
     class_to_index: dict[str, int],
 ) -> pd.DataFrame:
-    """Training inputs: `id`, `input_ids`, `attention_mask` and the class index `target`."""
+    """Training inputs: `id`, `input_ids` (unpadded) and the class index `target`."""
     unknown = sorted(set(projects["tag"]) - set(class_to_index))
     if unknown:
         raise ValueError(f"column 'tag' has values outside class_to_index: {unknown}")

@@ -8,6 +8,7 @@ from .nodes import (
     map_tags,
     plot_class_balance,
     prepare_tokenizer,
+    resolve_duplicate_texts,
     split_train_val,
     tokenize_projects,
     validate_projects,
@@ -17,12 +18,13 @@ PARAMS = "params:data_processing"
 
 
 def preparation_nodes(raw: str, output: str, suffix: str = "") -> list[Node]:
-    """validate → map tags → clean text, from the raw table `raw` to `output`.
+    """validate → map tags → clean text → one row per text, from the raw table `raw` to
+    `output`.
 
     The same nodes prepare the training data (here) and the holdout (evaluation); `suffix`
     keeps node and intermediate dataset names apart.
     """
-    validated, tagged = f"validated_projects{suffix}", f"tagged_projects{suffix}"
+    validated, tagged, cleaned = f"{raw}_validated", f"{raw}_tagged", f"{raw}_cleaned"
     return [
         node(validate_projects, raw, validated, name=f"validate_projects{suffix}"),
         node(
@@ -34,8 +36,14 @@ def preparation_nodes(raw: str, output: str, suffix: str = "") -> list[Node]:
         node(
             add_clean_text,
             [tagged, f"{PARAMS}.remove_stopwords"],
-            output,
+            cleaned,
             name=f"clean_text{suffix}",
+        ),
+        node(
+            resolve_duplicate_texts,
+            [cleaned, f"{PARAMS}.contradictory_labels"],
+            output,
+            name=f"resolve_duplicate_texts{suffix}",
         ),
     ]
 
@@ -49,7 +57,12 @@ def create_pipeline(**kwargs) -> Pipeline:
             *preparation_nodes("dataset", "projects"),
             node(
                 split_train_val,
-                ["projects", f"{params}.test_size", f"{params}.seed"],
+                [
+                    "projects",
+                    f"{params}.test_size",
+                    f"{params}.seed",
+                    f"{params}.min_rows_per_class",
+                ],
                 ["train_projects", "val_projects"],
                 name="split_train_val",
             ),

@@ -8,47 +8,28 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure  # plots are files: no pyplot, no backend
 from sklearn.pipeline import Pipeline
-from transformers import PreTrainedTokenizerBase
 
+from madewithml import scoring
 from madewithml.baseline import make_baseline
-from madewithml.metrics import confusion, per_class_scores, weighted_scores
-from madewithml.model import TagClassifier
-from madewithml.pipelines.data_processing.nodes import tokenize_texts
-from madewithml.pipelines.inference.nodes import most_likely_tag, predict_tags
+from madewithml.core.text import project_text
 from madewithml.promotion import decide_promotion
-from madewithml.slices import slice_masks
-from madewithml.text_cleaning import project_text
+from madewithml.stopwords import stopwords
 
 
-def predict_holdout(
-    holdout_projects: pd.DataFrame,
-    model: TagClassifier,
-    tokenizer: PreTrainedTokenizerBase,
-    class_to_index: dict[str, int],
-    mlflow_model: Any,
-    max_length: int,
-    batch_size: int,
-) -> pd.DataFrame:
-    """Predictions for every holdout row: by `mlflow_model` when one is given, else by the
-    project's trained model through the inference pipeline's own nodes.
-
-    The prediction is the most likely tag, as in the seed's evaluation: the threshold that a
-    logged model applies (`inference.threshold`) is a serving rule, so it is undone here.
-    """
-    if mlflow_model is not None:
-        predictions = mlflow_model.predict(holdout_projects[["title", "description"]])
-        predictions.index = holdout_projects.index
-        predictions["prediction"] = most_likely_tag(predictions)
-    else:
-        inputs = tokenize_texts(holdout_projects, tokenizer, max_length)
-        predictions = predict_tags(model, inputs, class_to_index, batch_size)
+def predict_holdout(holdout_projects: pd.DataFrame, evaluated_model: Any) -> pd.DataFrame:
+    """The evaluated model's answers for every holdout row, through the logged model's own
+    `predict` (as served): `prediction` is the most likely tag, as in the seed's evaluation
+    (the threshold is a serving rule)."""
+    predictions = scoring.predict_most_likely(evaluated_model, holdout_projects)
     return pd.concat([holdout_projects[["id", "tag"]], predictions], axis=1)
 
 
 def fit_baseline(train_projects: pd.DataFrame, params: dict[str, Any]) -> Pipeline:
     """TF-IDF + linear classifier fitted on the training split."""
     texts = project_text(
-        train_projects["title"], train_projects["description"], params["remove_stopwords"]
+        train_projects["title"],
+        train_projects["description"],
+        stopwords(params["remove_stopwords"]),
     )
     return make_baseline(params).fit(texts, train_projects["tag"])
 
@@ -58,33 +39,21 @@ def predict_baseline(
 ) -> pd.DataFrame:
     """The baseline's prediction for every holdout row."""
     texts = project_text(
-        holdout_projects["title"], holdout_projects["description"], params["remove_stopwords"]
+        holdout_projects["title"],
+        holdout_projects["description"],
+        stopwords(params["remove_stopwords"]),
     )
     return holdout_projects[["id", "tag"]].assign(prediction=baseline.predict(texts))
 
 
 def score_predictions(predictions: pd.DataFrame, class_to_index: dict[str, int]) -> dict:
     """Overall weighted scores, per-class scores and the confusion matrix."""
-    classes = sorted(class_to_index, key=class_to_index.get)
-    y_true, y_pred = predictions["tag"].tolist(), predictions["prediction"].tolist()
-    return {
-        "overall": weighted_scores(y_true, y_pred),
-        "per_class": per_class_scores(y_true, y_pred, classes),
-        "confusion_matrix": {"classes": classes, "matrix": confusion(y_true, y_pred, classes)},
-    }
+    return scoring.score_predictions(predictions, sorted(class_to_index, key=class_to_index.get))
 
 
 def score_slices(holdout_projects: pd.DataFrame, predictions: pd.DataFrame) -> dict:
     """Weighted scores on every registered slice of the holdout (see madewithml.slices)."""
-    scores = {}
-    for name, mask in slice_masks(holdout_projects).items():
-        rows = predictions[mask.to_numpy()]
-        scores[name] = (
-            weighted_scores(rows["tag"].tolist(), rows["prediction"].tolist())
-            if len(rows)
-            else {"precision": None, "recall": None, "f1": None, "num_samples": 0}
-        )
-    return scores
+    return scoring.score_slices(holdout_projects, predictions)
 
 
 def decide(model_scores: dict, baseline_scores: dict, champion: dict) -> dict:
@@ -97,25 +66,24 @@ def decide(model_scores: dict, baseline_scores: dict, champion: dict) -> dict:
     return {**decision, "current_champion": champion or None}
 
 
-def describe_evaluated_model(model_lineage: dict, mlflow_model: Any) -> dict:
-    """Which model was evaluated: an MLflow model URI, or the project's latest trained one."""
-    if mlflow_model is not None:
-        return {
-            "source": "mlflow",
-            "model_uri": mlflow_model.metadata.model_uri,
-            "run_id": mlflow_model.metadata.run_id,
-        }
-    run_id = model_lineage.get("run_id")
+def describe_evaluated_model(evaluated_model: Any) -> dict:
+    """Which logged model was evaluated: its URI (a registered version after training) and the
+    MLflow run that logged it."""
+    metadata = evaluated_model.metadata
     return {
-        "source": "local",
-        "model_uri": f"runs:/{run_id}/model" if run_id else None,
-        "run_id": run_id,
-        "path": "data/06_models/model",
+        "model_uri": getattr(metadata, "model_uri", None),
+        "run_id": metadata.run_id,
+        "model_id": getattr(metadata, "model_id", None),
     }
 
 
 def build_report(
-    model: dict, model_scores: dict, slice_scores: dict, baseline_scores: dict, promotion: dict
+    model: dict,
+    model_scores: dict,
+    slice_scores: dict,
+    baseline_scores: dict,
+    promotion: dict,
+    leakage: dict,
 ) -> dict:
     """The evaluation report: data/08_reporting/evaluation.json."""
     lift = {
@@ -130,6 +98,20 @@ def build_report(
         "baseline": baseline_scores,
         "lift_over_baseline": lift,
         "promotion": promotion,
+        "holdout_in_training_data": leakage,
+    }
+
+
+def promote(evaluation_report: dict) -> dict:
+    """What the registry's champion alias becomes: the evaluated model (its URI, and its exact
+    holdout F1, which the next evaluation must beat) when the decision is to promote; with
+    ``promote`` false the champion stays."""
+    return {
+        "promote": evaluation_report["promotion"]["promote"],
+        "model_uri": evaluation_report["model"]["model_uri"],
+        "run_id": evaluation_report["model"]["run_id"],
+        "holdout_f1": evaluation_report["overall"]["f1"],
+        "reason": evaluation_report["promotion"]["reason"],
     }
 
 
@@ -137,6 +119,8 @@ def report_metrics(report: dict) -> dict[str, dict[str, float]]:
     """The report's numbers as MLflow metrics (kedro-mlflow's metrics-history format)."""
     metrics = {f"holdout_{k}": report["overall"][k] for k in ["precision", "recall", "f1"]}
     metrics["baseline_holdout_f1"] = report["baseline"]["overall"]["f1"]
+    leaked = {i for kind in report["holdout_in_training_data"].values() for i in kind["ids"]}
+    metrics["holdout_in_training_data"] = len(leaked)
     metrics["lift_f1"] = report["lift_over_baseline"]["f1"]
     for tag, scores in report["per_class"].items():
         metrics[f"holdout_f1_{tag}"] = scores["f1"]
@@ -181,23 +165,5 @@ def plot_per_class_f1(model_scores: dict, baseline_scores: dict) -> Figure:
     axes.set_ylabel("F1")
     axes.legend(loc="lower right")
     axes.set_title("Holdout F1 per tag")
-    figure.tight_layout()
-    return figure
-
-
-def plot_training_curves(training_history: pd.DataFrame) -> Figure:
-    """Train and validation loss, and validation F1, per epoch."""
-    epochs = training_history["epoch"] + 1
-    figure = Figure(figsize=(9, 3.5))
-    losses, f1 = figure.subplots(1, 2)
-    losses.plot(epochs, training_history["train_loss"], marker="o", label="train")
-    losses.plot(epochs, training_history["val_loss"], marker="o", label="validation")
-    losses.set_xlabel("epoch")
-    losses.set_ylabel("loss")
-    losses.legend()
-    f1.plot(epochs, training_history["val_f1"], marker="o", color="tab:green")
-    f1.set_xlabel("epoch")
-    f1.set_ylabel("validation F1")
-    figure.suptitle("Training curves")
     figure.tight_layout()
     return figure

@@ -1,13 +1,14 @@
-"""The evaluation pipeline: holdout metrics, slices, a baseline, plots and a promotion decision.
+"""The evaluation pipeline: holdout metrics, slices, a baseline, plots and the promotion.
 
 The raw holdout goes through the same nodes as the training data; predictions come from the
-inference pipeline's nodes (or from an MLflow model given by `evaluation.model_uri`). The
-decision is applied to the model registry by `madewithml.hooks.PromotionHook` after the run,
-once the evaluated model has its registered version.
+logged model's own `predict` (`evaluated_model`: in `kedro run`, the version that training just
+registered; on its own, `evaluation.model_uri` or the latest registered version). A promotion
+moves the registry's champion alias to the evaluated version (`new_champion`).
 """
 
 from kedro.pipeline import Pipeline, node, pipeline
 
+from madewithml.data_quality import check_leakage
 from madewithml.pipelines.data_processing.pipeline import preparation_nodes
 
 from .nodes import (
@@ -17,9 +18,9 @@ from .nodes import (
     fit_baseline,
     plot_confusion_matrix,
     plot_per_class_f1,
-    plot_training_curves,
     predict_baseline,
     predict_holdout,
+    promote,
     report_metrics,
     score_predictions,
     score_slices,
@@ -33,16 +34,14 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             *preparation_nodes("holdout", "holdout_projects", suffix="_holdout"),
             node(
+                check_leakage,
+                ["holdout_projects", "projects", "params:evaluation.leakage"],
+                "holdout_leakage",
+                name="check_leakage",
+            ),
+            node(
                 predict_holdout,
-                [
-                    "holdout_projects",
-                    "model",
-                    "tokenizer",
-                    "class_to_index",
-                    "mlflow_model",
-                    "params:encoder.max_length",
-                    "params:inference.batch_size",
-                ],
+                ["holdout_projects", "evaluated_model"],
                 "holdout_predictions",
                 name="predict_holdout",
             ),
@@ -73,8 +72,8 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             node(
                 describe_evaluated_model,
-                ["model_lineage", "mlflow_model"],
                 "evaluated_model",
+                "evaluated_model_info",
                 name="describe_evaluated_model",
             ),
             node(
@@ -85,11 +84,19 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             node(
                 build_report,
-                ["evaluated_model", "model_scores", "slice_scores", "baseline_scores", "promotion"],
+                [
+                    "evaluated_model_info",
+                    "model_scores",
+                    "slice_scores",
+                    "baseline_scores",
+                    "promotion",
+                    "holdout_leakage",
+                ],
                 "evaluation_report",
                 name="build_report",
             ),
             node(report_metrics, "evaluation_report", "evaluation_metrics", name="log_metrics"),
+            node(promote, "evaluation_report", "new_champion", name="promote"),
             node(
                 plot_confusion_matrix,
                 "model_scores",
@@ -101,12 +108,6 @@ def create_pipeline(**kwargs) -> Pipeline:
                 ["model_scores", "baseline_scores"],
                 "per_class_f1_plot",
                 name="plot_per_class_f1",
-            ),
-            node(
-                plot_training_curves,
-                "training_history",
-                "training_curves_plot",
-                name="plot_training_curves",
             ),
         ],
         tags=["evaluation"],

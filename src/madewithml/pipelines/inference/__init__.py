@@ -1,5 +1,5 @@
-"""Inference: the logged model's pipeline, and batch predictions of a logged model."""
+"""Batch inference: a logged model over a table of projects."""
 
-from .pipeline import create_model_pipeline, create_pipeline
+from .pipeline import create_pipeline
 
-__all__ = ["create_model_pipeline", "create_pipeline"]
+__all__ = ["create_pipeline"]

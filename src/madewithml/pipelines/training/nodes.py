@@ -1,4 +1,4 @@
-"""Nodes of the training pipeline."""
+"""Nodes of the training pipeline: a Ray Train fine-tune, and the model that ships."""
 
 from __future__ import annotations
 
@@ -6,16 +6,21 @@ import logging
 from typing import Any
 
 import pandas as pd
+from matplotlib.figure import Figure  # plots are files: no pyplot, no backend
+from transformers import PreTrainedTokenizerBase
 
+from madewithml.core.model import TagClassifier
+from madewithml.core.tagger import Tagger, TaggerSettings
 from madewithml.encoder import resolve_encoder
-from madewithml.model import TagClassifier
 from madewithml.ray_training import (
     best_model,
     build_trainer,
     metric_history,
+    remove_run,
     run_name,
     train_loop_config,
 )
+from madewithml.stopwords import stopwords
 from madewithml.tracking import MlflowMetricsCallback
 
 logger = logging.getLogger(__name__)
@@ -50,26 +55,55 @@ def train_model(
     model, history = best_model(result), metric_history(result)
     best = history.loc[history["val_loss"].idxmin()]
     logger.info(
-        "best epoch %d of %d: val_loss %.4f, val_f1 %.4f (Ray Train run at %s)",
+        "best epoch %d of %d: val_loss %.4f, val_f1 %.4f",
         best["epoch"] + 1,
         len(history),
         best["val_loss"],
         best["val_f1"],
-        result.path,
     )
+    if not training["ray_train"]["keep_run_folder"]:
+        remove_run(result)
     return model, history
 
 
-def record_model_lineage(
-    training_history: pd.DataFrame, mlflow_run: dict[str, str], model_registry: dict[str, str]
-) -> dict[str, str | None]:
-    """Which MLflow run trained the saved model, and under which registered name it is logged.
+def package_model(
+    classifier: TagClassifier,
+    tokenizer: PreTrainedTokenizerBase,
+    class_to_index: dict[str, int],
+    max_length: int,
+    data_processing: dict[str, Any],
+    inference: dict[str, Any],
+) -> Tagger:
+    """The model that ships: the classifier with its tokenizer, tags and this run's settings
+    (cleaning, `max_length`, the threshold rule), which the `tagger` dataset logs to MLflow and
+    registers."""
+    return Tagger(
+        classifier,
+        tokenizer,
+        sorted(class_to_index, key=class_to_index.get),
+        TaggerSettings(
+            max_length=max_length,
+            threshold=float(inference["threshold"]),
+            other_tag=data_processing["other_tag"],
+            batch_size=inference["batch_size"],
+            stopwords=stopwords(data_processing["remove_stopwords"]),
+        ),
+    )
 
-    Written after training succeeded (hence `training_history`); evaluation reads it to know
-    which registered version its promotion decision is about.
-    """
-    return {
-        "run_id": mlflow_run.get("run_id"),
-        "registered_model_name": model_registry["name"],
-        "epochs": len(training_history),
-    }
+
+def plot_training_curves(training_history: pd.DataFrame) -> Figure:
+    """Train and validation loss, and validation F1, per epoch."""
+    epochs = training_history["epoch"] + 1
+    figure = Figure(figsize=(9, 3.5))
+    losses, f1 = figure.subplots(1, 2)
+    losses.plot(epochs, training_history["train_loss"], marker="o", label="train")
+    losses.plot(epochs, training_history["val_loss"], marker="o", label="validation")
+    losses.set_xlabel("epoch")
+    losses.set_ylabel("loss")
+    losses.legend()
+    f1.plot(epochs, training_history["val_f1"], marker="o", color="tab:green")
+    f1.set_xlabel("epoch")
+    f1.set_ylabel("validation F1")
+    figure.suptitle("Training curves")
+    figure.tight_layout()
+    return figure

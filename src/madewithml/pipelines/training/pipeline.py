@@ -1,12 +1,13 @@
-"""The training pipeline: model inputs → a fine-tuned classifier (Ray Train)."""
+"""The training pipeline: model inputs → a fine-tuned classifier (Ray Train) → the model that
+ships (`tagger`: saved under data/06_models, logged to MLflow and registered)."""
 
 from kedro.pipeline import Pipeline, node, pipeline
 
-from .nodes import record_model_lineage, train_model
+from .nodes import package_model, plot_training_curves, train_model
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """Build the training pipeline; its node is tagged `ray` so the Ray hook starts Ray."""
+    """Build the training pipeline; its Ray node is tagged `ray` so the Ray hook starts Ray."""
     return pipeline(
         [
             node(
@@ -19,15 +20,28 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "params:training",
                     "mlflow_run",
                 ],
-                ["model", "training_history"],
+                ["classifier", "training_history"],
                 name="train_model",
                 tags=["ray"],
             ),
             node(
-                record_model_lineage,
-                ["training_history", "mlflow_run", "params:model_registry"],
-                "model_lineage",
-                name="record_model_lineage",
+                package_model,
+                [
+                    "classifier",
+                    "tokenizer",
+                    "class_to_index",
+                    "params:encoder.max_length",
+                    "params:data_processing",
+                    "params:inference",
+                ],
+                "tagger",
+                name="package_model",
+            ),
+            node(
+                plot_training_curves,
+                "training_history",
+                "training_curves_plot",
+                name="plot_training_curves",
             ),
         ],
         tags=["training"],

@@ -10,8 +10,7 @@ import pandas as pd
 from matplotlib.figure import Figure  # plots are files: no pyplot, no backend
 
 from madewithml.encoder import resolve_encoder
-from madewithml.model import TagClassifier
-from madewithml.ray_training import load_checkpoint, run_name, train_loop_config
+from madewithml.ray_training import run_name, train_loop_config
 from madewithml.tuning import (
     COMPLETED,
     STOPPED_EARLY,
@@ -32,12 +31,11 @@ def tune_hyperparameters(
     training: dict[str, Any],
     tuning: dict[str, Any],
     mlflow_run: dict[str, str],
-) -> tuple[pd.DataFrame, pd.DataFrame, TagClassifier]:
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Search the training hyperparameters with Ray Tune; each trial is a Ray Train run.
 
-    Returns the trials table (one row per trial), the per-epoch history of every trial and the
-    model of the best trial's best checkpoint. When `mlflow_run` names a run, every trial is
-    logged as its child run.
+    Returns the trials table (one row per trial) and the per-epoch history of every trial. When
+    `mlflow_run` names a run, every trial is logged as its child run.
     """
     loop_config = train_loop_config(training, resolve_encoder(encoder), len(class_to_index))
     callbacks = []
@@ -62,13 +60,13 @@ def tune_hyperparameters(
     trials, history = trial_tables(
         grid, list(tuning["search_space"]), training["num_epochs"], tuning["metric"], tuning["mode"]
     )
-    best = best_trial(trials, tuning["metric"], tuning["mode"])
+    best_trial(trials, tuning["metric"], tuning["mode"])  # fails when no trial reported
     failed = trials[trials["outcome"] == "failed"]
     if not failed.empty:
         errors = list(failed["error"])
         logger.warning("%d of %d trials failed: %s", len(failed), len(trials), errors)
     logger.info("tuning done, at %s: %d trials", grid.experiment_path, len(trials))
-    return trials, history, load_checkpoint(best["checkpoint_path"])
+    return trials, history
 
 
 def _plain(value: Any) -> Any:

@@ -20,7 +20,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "params:tuning",
                     "mlflow_run",
                 ],
-                ["tuning_trials", "tuning_history", "tuned_model"],
+                ["tuning_trials", "tuning_history"],
                 name="tune_hyperparameters",
                 tags=["ray", "tune"],
             ),

@@ -1,0 +1,123 @@
+"""The whole model as it ships: cleaning, tokenization, the classifier and the threshold rule.
+
+A `Tagger` turns raw `title` + `description` rows into the probability of every tag and a
+prediction. Saved as a folder of plain files (no pickle): the classifier (safetensors + JSON),
+the tokenizer (`save_pretrained`) and `tagger.json` (the tags and the settings).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from transformers import AutoTokenizer, PreTrainedTokenizerBase
+
+from madewithml.core.inputs import check_projects, check_texts
+from madewithml.core.model import TagClassifier
+from madewithml.core.text import project_text
+from madewithml.core.tokenization import length_sorted_batches, pad_batch, tokenize
+
+SETTINGS_FILE = "tagger.json"
+CLASSIFIER_FOLDER = "classifier"
+TOKENIZER_FOLDER = "tokenizer"
+PREDICTION = "prediction"
+
+
+@dataclass(frozen=True)
+class TaggerSettings:
+    """How raw rows become predictions (from the parameters of the run that trained it)."""
+
+    max_length: int  # tokens per text (encoder.max_length)
+    threshold: float  # below it the prediction is `other_tag` (inference.threshold)
+    other_tag: str  # data_processing.other_tag
+    batch_size: int = 64  # rows per forward pass (inference.batch_size)
+    stopwords: tuple[str, ...] = field(default=())  # dropped from the text; empty: none
+
+
+def tag_columns(predictions: pd.DataFrame) -> list[str]:
+    """The tags of a predictions table: its probability columns, in the model's order."""
+    return [column for column in predictions.columns if column != PREDICTION]
+
+
+def apply_threshold(probabilities: pd.DataFrame, threshold: float, other_tag: str) -> pd.Series:
+    """The seed's rule: the most likely tag, or `other_tag` where its probability is below
+    `threshold` (0 keeps every most likely tag)."""
+    most_likely = probabilities.idxmax(axis=1)
+    return most_likely.where(probabilities.max(axis=1) >= threshold, other_tag)
+
+
+class Tagger:
+    """A trained classifier with everything it needs to answer for raw projects."""
+
+    def __init__(
+        self,
+        classifier: TagClassifier,
+        tokenizer: PreTrainedTokenizerBase,
+        classes: list[str],
+        settings: TaggerSettings,
+    ) -> None:
+        if len(classes) != classifier.config.num_classes:
+            raise ValueError(
+                f"{len(classes)} classes for a classifier with {classifier.config.num_classes}"
+            )
+        self.classifier = classifier.eval()
+        self.tokenizer = tokenizer
+        self.classes = list(classes)
+        self.settings = settings
+
+    def texts(self, projects: pd.DataFrame) -> pd.Series:
+        """The cleaned text of each project, as in training."""
+        return project_text(projects["title"], projects["description"], self.settings.stopwords)
+
+    def predict_proba(self, projects: pd.DataFrame) -> np.ndarray:
+        """The probability of every tag (columns in `classes` order) for each row.
+
+        Raises:
+            InvalidInputError: for rows that are not text, a blank title, or a title and
+                description with no letter or digit (see `madewithml.core.inputs`).
+        """
+        checked = check_projects(projects)
+        texts = self.texts(checked)
+        check_texts(projects, texts)
+        ids = tokenize(texts.tolist(), self.tokenizer, self.settings.max_length)
+        probabilities = np.zeros((len(ids), len(self.classes)), dtype=np.float64)
+        pad_id = self.tokenizer.pad_token_id or 0
+        for rows in length_sorted_batches([len(x) for x in ids], self.settings.batch_size):
+            input_ids, attention_mask = pad_batch([ids[i] for i in rows], pad_id)
+            probabilities[rows] = self.classifier.predict_proba(input_ids, attention_mask)
+        return probabilities
+
+    def predict(self, projects: pd.DataFrame, threshold: float | None = None) -> pd.DataFrame:
+        """`prediction` (after the threshold rule) and the probability of every tag, one row
+        per project, with the input's index. `threshold` None: the settings' threshold."""
+        threshold = self.settings.threshold if threshold is None else threshold
+        probabilities = pd.DataFrame(
+            self.predict_proba(projects), columns=self.classes, index=projects.index
+        )
+        prediction = apply_threshold(probabilities, threshold, self.settings.other_tag)
+        return probabilities.assign(**{PREDICTION: prediction})[[PREDICTION, *self.classes]]
+
+    def save(self, folder: str | Path) -> None:
+        """Write the classifier, the tokenizer and `tagger.json` into `folder`."""
+        folder = Path(folder)
+        self.classifier.save(folder / CLASSIFIER_FOLDER)
+        self.tokenizer.save_pretrained(folder / TOKENIZER_FOLDER)
+        settings = {"classes": self.classes, "settings": asdict(self.settings)}
+        (folder / SETTINGS_FILE).write_text(json.dumps(settings, indent=2))
+
+    @classmethod
+    def load(cls, folder: str | Path, device: str = "cpu") -> Tagger:
+        """Read what `save` wrote: JSON, safetensors and tokenizer files, nothing unpickled."""
+        folder = Path(folder)
+        saved = json.loads((folder / SETTINGS_FILE).read_text())
+        settings = saved["settings"]
+        settings["stopwords"] = tuple(settings.get("stopwords") or ())
+        return cls(
+            TagClassifier.load(folder / CLASSIFIER_FOLDER, device=device),
+            AutoTokenizer.from_pretrained(folder / TOKENIZER_FOLDER),
+            saved["classes"],
+            TaggerSettings(**settings),
+        )

@@ -1,0 +1,38 @@
+"""Text preparation shared by training and inference: one definition of "clean text"."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Collection
+
+import pandas as pd
+
+_URL = re.compile(r"(?:https?://|www\.)\S+")
+# Anything that is not a letter or a digit, of any script (`\w` is Unicode-aware; `_` is not a
+# letter).
+_NOT_ALPHANUMERIC = re.compile(r"[\W_]+")
+
+
+def clean_text(text: str, stopwords: Collection[str] = ()) -> str:
+    """Normalise (NFKC), lowercase, drop URLs, turn everything but letters and digits of any
+    script into single spaces, and drop `stopwords` (whole words).
+
+    URLs go before punctuation is stripped: the seed removed them last, when "https://x.io"
+    had already become "https x io". NFKC first, so that "De\u0301tection" (a decomposed accent)
+    and "Détection" clean alike and neither is cut in two.
+    """
+    text = _URL.sub(" ", unicodedata.normalize("NFKC", text).lower())
+    words = _NOT_ALPHANUMERIC.sub(" ", text).split()
+    if stopwords:
+        words = [word for word in words if word not in stopwords]
+    return " ".join(words)
+
+
+def project_text(
+    title: pd.Series, description: pd.Series, stopwords: Collection[str] = ()
+) -> pd.Series:
+    """The model's input text for each project: cleaned `title + " " + description`."""
+    joined = title.fillna("").astype(str) + " " + description.fillna("").astype(str)
+    stopwords = frozenset(stopwords)
+    return joined.map(lambda text: clean_text(text, stopwords))

@@ -1,0 +1,41 @@
+"""Tokenization without padding, and padding per batch (as `DataCollatorWithPadding` does).
+
+Token ids are stored and handed around unpadded, one array per text; a batch is padded to its
+own longest row when it is made, so no table ever carries padding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from transformers import PreTrainedTokenizerBase
+
+
+def tokenize(
+    texts: Sequence[str], tokenizer: PreTrainedTokenizerBase, max_length: int
+) -> list[np.ndarray]:
+    """The token ids of each text (with the special tokens), truncated to `max_length`."""
+    encoded = tokenizer(list(texts), truncation=True, max_length=max_length, padding=False)
+    return [np.asarray(ids, dtype=np.int64) for ids in encoded["input_ids"]]
+
+
+def pad_batch(
+    sequences: Sequence[Sequence[int]], pad_id: int = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(input_ids, attention_mask) of a batch, padded on the right to its longest row."""
+    length = max((len(ids) for ids in sequences), default=0) or 1
+    input_ids = torch.full((len(sequences), length), pad_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(sequences), length), dtype=torch.long)
+    for row, ids in enumerate(sequences):
+        input_ids[row, : len(ids)] = torch.as_tensor(np.asarray(ids, dtype=np.int64))
+        attention_mask[row, : len(ids)] = 1
+    return input_ids, attention_mask
+
+
+def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[np.ndarray]:
+    """Row positions in batches of similar length (longest first), for inference: each batch
+    pads to its own longest row, so sorting cuts the padding; callers restore the order."""
+    order = np.argsort(-np.asarray(lengths), kind="stable")
+    return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
