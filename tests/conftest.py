@@ -71,7 +71,7 @@ def tiny_trained_project(tmp_path_factory, tiny_encoder, ray_session):
     data_dir = root / "raw"
     data_dir.mkdir()
     make_raw_projects(12).to_csv(data_dir / "dataset.csv", index=False)
-    make_raw_projects(3).to_csv(data_dir / "holdout.csv", index=False)
+    make_raw_projects(3, title="Holdout").to_csv(data_dir / "holdout.csv", index=False)
     project = copy_project(root / "project")
     (project / "conf/local/parameters_test.yml").write_text(
         textwrap.dedent(
@@ -131,9 +131,8 @@ def trained_model(request):
     else:
         project = request.getfixturevalue("real_default_run")
         tracking = f"sqlite:///{project / 'mlflow.db'}"
-        lineage = project / "data/08_reporting/model_lineage.json"
-        run_id = json.loads(lineage.read_text())["run_id"]
-        uri = f"runs:/{run_id}/model"
+        report = json.loads((project / "data/08_reporting/evaluation.json").read_text())
+        uri = report["model"]["model_uri"]  # the version `kedro run` trained and registered
     mlflow.set_tracking_uri(tracking)
     try:
         yield mlflow.pyfunc.load_model(uri)
@@ -187,6 +186,34 @@ def tiny_encoder(tmp_path_factory) -> Path:
     BertModel(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+TINY_CLASSES = ["computer-vision", "mlops", "natural-language-processing", "other"]
+
+
+@pytest.fixture(scope="session")
+def tiny_tagger(tiny_encoder):
+    """A `Tagger` over a tiny random classifier (untrained), threshold 0.3, batches of 2."""
+    from madewithml.core.model import TagClassifier  # noqa: PLC0415
+    from madewithml.core.tagger import Tagger, TaggerSettings  # noqa: PLC0415
+    from madewithml.encoder import load_tokenizer  # noqa: PLC0415
+
+    torch.manual_seed(0)
+    classifier = TagClassifier.from_encoder(str(tiny_encoder), len(TINY_CLASSES), 0.1, "mean")
+    settings = TaggerSettings(max_length=32, threshold=0.3, other_tag="other", batch_size=2)
+    return Tagger(classifier, load_tokenizer(str(tiny_encoder)), TINY_CLASSES, settings)
+
+
+@pytest.fixture(scope="session")
+def tiny_logged_model(tiny_tagger, tmp_path_factory):
+    """`tiny_tagger` saved as an MLflow model folder and loaded back as a pyfunc model."""
+    import mlflow  # noqa: PLC0415
+
+    from madewithml import model_logging  # noqa: PLC0415
+
+    folder = tmp_path_factory.mktemp("tiny_logged_model") / "model"
+    model_logging.save_model(tiny_tagger, folder)
+    return folder, mlflow.pyfunc.load_model(str(folder))
 
 
 @pytest.fixture(scope="session")

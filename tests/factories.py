@@ -11,8 +11,9 @@ import pandas as pd
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
-def make_raw_projects(rows_per_tag: int = 6) -> pd.DataFrame:
-    """A small raw table in the upstream format, with a tag outside the accepted set."""
+def make_raw_projects(rows_per_tag: int = 6, title: str = "Project") -> pd.DataFrame:
+    """A small raw table in the upstream format, with a tag outside the accepted set. Another
+    `title` makes other projects (a holdout that does not repeat the training data)."""
     topics = {
         "computer-vision": "image segmentation with convolutional networks",
         "natural-language-processing": "transformer language model for text",
@@ -27,7 +28,7 @@ def make_raw_projects(rows_per_tag: int = 6) -> pd.DataFrame:
                 {
                     "id": len(rows) + 1,
                     "created_on": f"2020-03-{i + 1:02d} 10:00:00",
-                    "title": f"Project {len(rows)}: {topic.split()[0].title()}",
+                    "title": f"{title} {len(rows)}: {topic.split()[0].title()}",
                     "description": f"A {topic} example number {i}, see https://example.com/{i}.",
                     "tag": tag,
                 }
@@ -56,6 +57,7 @@ def fast_training_params(storage_path: Path, **overrides) -> dict:
             "storage_path": str(storage_path),
             "checkpoints_to_keep": 1,
             "max_failures": 0,
+            "keep_run_folder": True,
         },
     }
     return {**params, **overrides}

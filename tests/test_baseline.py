@@ -1,5 +1,3 @@
-import pytest
-
 from madewithml.baseline import make_baseline
 
 PARAMS = {
@@ -16,8 +14,3 @@ def test_baseline_fits_and_separates_obvious_topics(raw_projects):
     texts = raw_projects["title"] + " " + raw_projects["description"]
     model = make_baseline(PARAMS).fit(texts, raw_projects["tag"])
     assert (model.predict(texts) == raw_projects["tag"]).mean() == 1.0
-
-
-def test_unknown_classifier_is_refused():
-    with pytest.raises(ValueError, match="evaluation.baseline.classifier must be one of"):
-        make_baseline({**PARAMS, "classifier": "xgboost"})

@@ -96,3 +96,69 @@ def test_the_projects_ray_config_turns_the_dashboard_on_for_tuning(project_root)
     tags = set().union(*(n.tags for n in pipelines["tuning"].nodes))
     assert config["init"]["include_dashboard"] is False
     assert "tune" in tags and config["init_by_tag"]["tune"]["include_dashboard"] is True
+
+
+def test_a_real_kedro_run_starts_its_own_ray_and_leaves_nothing_of_it_running(
+    tiny_encoder, tmp_path
+):
+    """No RAY_ADDRESS: the hook starts a local Ray for the training node (conf/base/ray.yml) and
+    shuts it down after the run; every Ray process it started is gone."""
+    import textwrap  # noqa: PLC0415
+
+    import psutil  # noqa: PLC0415
+    from factories import make_raw_projects  # noqa: PLC0415
+    from kedro_project import copy_project, kedro  # noqa: PLC0415
+    from servers import alive, ray_processes  # noqa: PLC0415
+
+    data_dir = tmp_path / "raw"
+    data_dir.mkdir()
+    make_raw_projects(6).to_csv(data_dir / "dataset.csv", index=False)
+    project = copy_project(tmp_path / "project")
+    (project / "conf/local/parameters_test.yml").write_text(
+        textwrap.dedent(
+            f"""\
+            encoder: {{name: {tiny_encoder}, max_length: 32}}
+            training: {{num_epochs: 1, batch_size: 8}}
+            """
+        )
+    )
+    before = ray_processes()
+    result = kedro(
+        project, "run", "--pipeline=training", data_dir=data_dir, env={"RAY_ADDRESS": ""}
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "Ray started (local" in result.stderr  # the hook's own Ray, not the session's
+    left = alive(ray_processes() - before)
+    assert not left, [psutil.Process(p).cmdline() for p in left]
+
+
+def test_no_node_starts_an_engine_or_touches_files():
+    """Nodes are pure: no ray.init/shutdown, no mlflow run management, no open() of files;
+    hooks and datasets own those (checked on the source of every pipelines/*/nodes.py)."""
+    import ast  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    import madewithml.pipelines  # noqa: PLC0415
+
+    forbidden = {
+        ("ray", "init"),
+        ("ray", "shutdown"),
+        ("mlflow", "start_run"),
+        ("mlflow", "end_run"),
+        ("mlflow", "set_tracking_uri"),
+        ("mlflow", "log_artifact"),
+    }
+    found = []
+    modules = sorted(Path(madewithml.pipelines.__file__).parent.glob("*/nodes.py"))
+    assert len(modules) == 5
+    for module in modules:
+        for call in ast.walk(ast.parse(module.read_text())):
+            if not isinstance(call, ast.Call):
+                continue
+            func = call.func
+            named = isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
+            if named and (func.value.id, func.attr) in forbidden:
+                found.append(f"{module.parent.name}: {func.value.id}.{func.attr}")
+            if isinstance(func, ast.Name) and func.id == "open":
+                found.append(f"{module.parent.name}: open")
+    assert not found

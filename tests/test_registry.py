@@ -1,19 +1,21 @@
-"""PromotionHook against a real (sqlite) MLflow model registry."""
+"""Promotion (`RegisteredModelAliasDataset.save`) and URI pinning against a real (sqlite) MLflow
+model registry."""
 
 import mlflow
 import pytest
-from kedro.io import DataCatalog, MemoryDataset
-from kedro.pipeline import node, pipeline
+from kedro.io import DatasetError
 from mlflow.tracking import MlflowClient
 
-from madewithml.hooks import PromotionHook
+from madewithml.datasets import RegisteredModelAliasDataset
+from madewithml.promotion import decide_promotion
+from madewithml.registry import pinned_model_uri
 
 NAME, ALIAS = "madewithml-tagger", "champion"
-EVALUATION = pipeline([node(lambda x: x, "evaluation_input", "evaluation_report")])
 
 
 @pytest.fixture
 def registry(tmp_path):
+    """Versions 1 and 2 of the registered model, logged by two runs."""
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
     client = MlflowClient()
     experiment = client.create_experiment("e", artifact_location=str(tmp_path / "mlruns"))
@@ -27,62 +29,71 @@ def registry(tmp_path):
     mlflow.set_tracking_uri(None)
 
 
-def _hook() -> PromotionHook:
-    hook = PromotionHook()
-    hook._registry = {"name": NAME, "champion_alias": ALIAS}
-    return hook
-
-
-def _catalog(model: dict, promote: bool, f1: float = 0.95) -> DataCatalog:
-    report = {
-        "model": model,
-        "overall": {"f1": f1},
-        "promotion": {"promote": promote, "reason": "r"},
+def _promotion(model_uri: str | None, run_id: str | None, promote: bool, f1: float = 0.95):
+    return {
+        "promote": promote,
+        "model_uri": model_uri,
+        "run_id": run_id,
+        "holdout_f1": f1,
+        "reason": "r",
     }
-    return DataCatalog({"evaluation_report": MemoryDataset(report)})
 
 
-def test_promotes_the_version_trained_by_the_evaluated_run(registry):
-    client, runs = registry
-    _hook().after_pipeline_run(EVALUATION, _catalog({"run_id": runs[0]}, True, 0.951))
-    version = client.get_model_version_by_alias(NAME, ALIAS)
-    assert str(version.version) == "1"
-    assert float(version.tags["holdout_f1"]) == pytest.approx(0.951)
+def _champion() -> RegisteredModelAliasDataset:
+    return RegisteredModelAliasDataset(name=NAME, alias=ALIAS)
 
 
-def test_promotes_a_version_named_by_its_uri(registry):
+@pytest.mark.parametrize(
+    ("model_uri", "expected"),
+    [(f"models:/{NAME}/1", "1"), (f"models:/{NAME}/2", "2"), (f"models:/{NAME}/latest", "2")],
+)
+def test_promotes_the_version_named_by_the_evaluated_uri(registry, model_uri, expected):
     client, _ = registry
-    _hook().after_pipeline_run(EVALUATION, _catalog({"model_uri": f"models:/{NAME}/2"}, True))
-    assert str(client.get_model_version_by_alias(NAME, ALIAS).version) == "2"
+    _champion().save(_promotion(model_uri, None, True, 0.951))
+    version = client.get_model_version_by_alias(NAME, ALIAS)
+    assert str(version.version) == expected
+    assert float(version.tags["holdout_f1"]) == pytest.approx(0.951)
+    assert _champion().load() == {
+        "version": expected,
+        "run_id": version.run_id,
+        "holdout_f1": 0.951,
+    }
+
+
+def test_promotes_the_version_logged_by_the_evaluated_run(registry):
+    client, runs = registry
+    _champion().save(_promotion(f"runs:/{runs[0]}/model", runs[0], True))
+    assert str(client.get_model_version_by_alias(NAME, ALIAS).version) == "1"
 
 
 def test_no_promotion_leaves_the_registry_alone(registry):
     client, runs = registry
-    _hook().after_pipeline_run(EVALUATION, _catalog({"run_id": runs[1]}, False))
+    _champion().save(_promotion(f"models:/{NAME}/2", runs[1], False))
     assert client.get_registered_model(NAME).aliases == {}
+    assert _champion().load() == {}
 
 
-def test_pipelines_without_evaluation_are_ignored(registry):
-    client, runs = registry
-    other = pipeline([node(lambda x: x, "a", "b")])
-    _hook().after_pipeline_run(other, _catalog({"run_id": runs[0]}, True))
-    assert client.get_registered_model(NAME).aliases == {}
-
-
-def test_an_unregistered_model_is_not_promoted(registry, caplog):
+def test_an_unregistered_model_cannot_be_promoted(registry):
     client, _ = registry
-    _hook().after_pipeline_run(EVALUATION, _catalog({"run_id": "not-a-run"}, True))
+    with pytest.raises(DatasetError, match="not a registered version of 'madewithml-tagger'"):
+        _champion().save(_promotion("runs:/not-a-run/model", "not-a-run", True))
     assert client.get_registered_model(NAME).aliases == {}
-    assert "no registered version" in caplog.text
 
 
 def test_the_recorded_f1_is_exact_so_the_champion_does_not_beat_itself(registry):
-    from madewithml.datasets import RegisteredModelAliasDataset  # noqa: PLC0415
-    from madewithml.promotion import decide_promotion  # noqa: PLC0415
-
-    client, runs = registry
     f1 = 0.9077764777106105
-    _hook().after_pipeline_run(EVALUATION, _catalog({"run_id": runs[0]}, True, f1))
-    champion = RegisteredModelAliasDataset(name=NAME, alias=ALIAS).load()
+    _champion().save(_promotion(f"models:/{NAME}/1", None, True, f1))
+    champion = _champion().load()
     assert champion["holdout_f1"] == f1
     assert decide_promotion(f1, 0.5, champion["holdout_f1"])["promote"] is False
+
+
+def test_pinned_model_uri_resolves_aliases_and_latest_and_keeps_other_uris(registry):
+    client, _ = registry
+    client.set_registered_model_alias(NAME, ALIAS, "1")
+    assert pinned_model_uri(f"models:/{NAME}@{ALIAS}") == f"models:/{NAME}/1"
+    assert pinned_model_uri(f"models:/{NAME}/latest") == f"models:/{NAME}/2"
+    assert pinned_model_uri(f"models:/{NAME}/1") == f"models:/{NAME}/1"
+    assert pinned_model_uri("runs:/abc/model") == "runs:/abc/model"
+    with pytest.raises(ValueError, match=f"no model version behind 'models:/{NAME}@gone'"):
+        pinned_model_uri(f"models:/{NAME}@gone")

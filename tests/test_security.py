@@ -25,7 +25,7 @@ class _Payload:
 def test_a_checkpoint_with_pickled_code_is_refused_and_the_code_never_runs(tmp_path, tiny_encoder):
     import ray.train  # noqa: PLC0415
 
-    from madewithml.model import TagClassifier  # noqa: PLC0415
+    from madewithml.core.model import TagClassifier  # noqa: PLC0415
     from madewithml.train_loop import TRAINING_STATE_FILE, _restore  # noqa: PLC0415
 
     model = TagClassifier.from_encoder(str(tiny_encoder), 4, 0.1, "mean")
@@ -44,10 +44,22 @@ def test_a_checkpoint_with_pickled_code_is_refused_and_the_code_never_runs(tmp_p
 
 
 def test_the_service_listens_on_loopback_unless_told_otherwise(project_root):
+    # The configured default; tests/serving/test_commands.py checks the socket `kedro serve`
+    # really binds (127.0.0.1 by default, the --host given otherwise).
     loader = settings.CONFIG_LOADER_CLASS(
         conf_source=str(project_root / "conf"), **settings.CONFIG_LOADER_ARGS
     )
     assert loader["serving"]["serving"]["host"] == "127.0.0.1"
+
+
+def test_the_credentials_scan_finds_a_secret_in_a_notebook(tmp_path):
+    import nbformat  # noqa: PLC0415
+    from nbformat.v4 import new_code_cell, new_notebook  # noqa: PLC0415
+
+    path = tmp_path / "leaky.ipynb"
+    key = "AKIA" + "ABCDEFGHIJKLMNOP"
+    nbformat.write(new_notebook(cells=[new_code_cell(f"aws_key = '{key}'")]), path)
+    assert re.search(SECRET_PATTERNS["AWS access key id"], _text(path))
 
 
 SECRET_PATTERNS = {
@@ -68,12 +80,29 @@ def _tracked_files(project_root) -> list:
     return [project_root / name for name in listed.split("\0") if name]
 
 
+def _text(path) -> str:
+    """What a tracked file says: a notebook's cell sources and outputs, any other file as text."""
+    if path.suffix == ".ipynb":
+        import nbformat  # noqa: PLC0415
+
+        notebook = nbformat.read(path, as_version=4)
+        parts = []
+        for cell in notebook.cells:
+            parts.append(cell.source)
+            for output in cell.get("outputs", []):
+                parts.append(
+                    str(output.get("text", "")) + str(output.get("data", {}).get("text/plain", ""))
+                )
+        return "\n".join(parts)
+    return path.read_text(errors="replace")
+
+
 def test_no_credentials_are_tracked_by_git(project_root):
     found = []
-    for path in _tracked_files(project_root):
-        if path.suffix in {".png", ".ipynb"} or not path.is_file():
-            continue
-        text = path.read_text(errors="replace")
+    files = [p for p in _tracked_files(project_root) if p.is_file() and p.suffix != ".png"]
+    assert any(p.suffix == ".ipynb" for p in files)  # notebooks are scanned too
+    for path in files:
+        text = _text(path)
         found += [
             f"{path.name}: {name}" for name, p in SECRET_PATTERNS.items() if re.search(p, text)
         ]

@@ -3,7 +3,6 @@ error naming the store, before any node runs (nothing under data/, no training).
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -52,13 +51,11 @@ def test_a_bad_tracking_store_fails_before_any_work(store, tmp_path):
         "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",  # MLflow's default retries for minutes
         "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
     }
-    started = time.monotonic()
     result = kedro(project, "run", "--pipeline=training", data_dir=data_dir, env=env, timeout=300)
-    elapsed = time.monotonic() - started
     output = squashed(result.stdout + result.stderr)
     assert result.returncode != 0
     assert squashed(REASONS[store]) in output, result.stderr[-3000:]
     if store == "unreachable server":
         assert squashed(uri) in output
-    assert written_files(project) == []  # not one node ran
-    assert elapsed < 120
+    assert written_files(project) == []
+    assert "Runningnode" not in output  # not one node ran

@@ -48,35 +48,87 @@ def monkeypatch_module():
         yield patch
 
 
-@pytest.mark.real_data
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
-def test_notebook_runs_in_the_kedro_kernel_on_the_real_data(
-    path, real_default_run, real_data, jupyter_data, monkeypatch
-):
+# What each notebook must show: the tagged cells (cell metadata "tags") and what they output.
+EXPECTED = {
+    "exploration.ipynb": [
+        "figure:tag-shares",
+        "figure:token-lengths",
+        "figure:created-on",
+        "table:near-duplicates",
+        "table:telling-words",
+        "figure:split",
+    ],
+    "model.ipynb": [
+        "table:overall",
+        "figure:per-class-f1",
+        "figure:confusion-matrix",
+        "figure:threshold",
+        "figure:confidence",
+        "figure:training-curves",
+        "table:errors",
+        "table:disagreements",
+        "table:slices",
+        "table:typed-examples",
+    ],
+}
+
+
+def _execute(name: str, project, real_data, jupyter_data, monkeypatch):
+    """Run notebooks/<name> top to bottom in the Kedro kernel inside `project`; returns it."""
     from nbclient import NotebookClient  # noqa: PLC0415
 
-    setup = kedro(real_default_run, "jupyter", "setup", data_dir=real_data)
+    setup = kedro(project, "jupyter", "setup", data_dir=real_data)
     assert setup.returncode == 0, setup.stderr[-3000:]
     assert (jupyter_data / "kernels" / KERNEL / "kernel.json").is_file()
-    folder = real_default_run / "notebooks"
+    folder = project / "notebooks"
     folder.mkdir(exist_ok=True)
-    shutil.copy(path, folder / path.name)
+    shutil.copy(PROJECT_ROOT / "notebooks" / name, folder / name)
     # The kernel inherits this environment: the copy's MLflow store and the real data.
-    for name, value in kedro_env(real_default_run, real_data).items():
-        monkeypatch.setenv(name, value)
-    notebook = nbformat.read(folder / path.name, as_version=4)
+    for variable, value in kedro_env(project, real_data).items():
+        monkeypatch.setenv(variable, value)
+    notebook = nbformat.read(folder / name, as_version=4)
     client = NotebookClient(
         notebook, kernel_name=KERNEL, timeout=600, resources={"metadata": {"path": str(folder)}}
     )
     try:
         client.execute()  # raises CellExecutionError, with the cell and traceback, on any error
     finally:
-        nbformat.write(notebook, artifacts_dir() / f"executed-{path.name}")
+        nbformat.write(notebook, artifacts_dir() / f"executed-{name}")
+    return notebook
+
+
+def _shows_what_it_promises(notebook, name: str) -> None:
     outputs = [output for cell in notebook.cells for output in cell.get("outputs", [])]
-    figures = [output for output in outputs if "image/png" in output.get("data", {})]
-    tables = [output for output in outputs if "text/html" in output.get("data", {})]
-    assert len(figures) >= 2 and len(tables) >= 3, (len(figures), len(tables))
     assert not [output for output in outputs if output.get("output_type") == "error"]
+    cells = {tag: cell for cell in notebook.cells for tag in cell.metadata.get("tags", [])}
+    for tag in EXPECTED[name]:
+        assert tag in cells, f"{name}: no cell tagged {tag}"
+        kind = "image/png" if tag.startswith("figure:") else "text/html"
+        data = [output.get("data", {}) for output in cells[tag].get("outputs", [])]
+        assert any(kind in item for item in data), f"{name}: {tag} shows no {kind}"
+
+
+@pytest.mark.real_data
+def test_the_exploration_notebook_runs_data_processing_itself_on_a_fresh_project(
+    tmp_path, real_data, jupyter_data, monkeypatch
+):
+    project = copy_project(tmp_path / "project")
+    assert not (project / "data/05_model_input/val_model_input.parquet").exists()
+    notebook = _execute("exploration.ipynb", project, real_data, jupyter_data, monkeypatch)
+    _shows_what_it_promises(notebook, "exploration.ipynb")
+    assert (project / "data/05_model_input/val_model_input.parquet").is_file()  # it ran it
+
+
+@pytest.mark.real_data
+def test_the_model_notebook_runs_on_the_model_kedro_run_evaluated(
+    real_default_run, real_data, jupyter_data, monkeypatch
+):
+    notebook = _execute("model.ipynb", real_default_run, real_data, jupyter_data, monkeypatch)
+    _shows_what_it_promises(notebook, "model.ipynb")
+    printed = "".join(
+        output.get("text", "") for cell in notebook.cells for output in cell.get("outputs", [])
+    )
+    assert "model: models:/madewithml-tagger/1 " in printed  # the one model, named
 
 
 @pytest.mark.parametrize("app", ["lab", "notebook"])

@@ -4,6 +4,7 @@ import mlflow
 import pytest
 from factories import fast_training_params, make_raw_projects, mlflow_tracking
 
+from madewithml.encoder import load_tokenizer
 from madewithml.pipelines.data_processing.nodes import (
     add_clean_text,
     encode_labels,
@@ -11,7 +12,6 @@ from madewithml.pipelines.data_processing.nodes import (
     split_train_val,
     tokenize_projects,
 )
-from madewithml.tokenization import load_tokenizer
 
 ACCEPTED = ["computer-vision", "mlops", "natural-language-processing"]
 
@@ -20,7 +20,7 @@ ACCEPTED = ["computer-vision", "mlops", "natural-language-processing"]
 def model_inputs(tiny_encoder):
     """(train, val, class_to_index) for 60 synthetic projects, tokenized by the tiny encoder."""
     projects = add_clean_text(map_tags(make_raw_projects(12), ACCEPTED, "other"), False)
-    train, val = split_train_val(projects, test_size=0.25, seed=0)
+    train, val = split_train_val(projects, test_size=0.25, seed=0, min_rows_per_class=5)
     class_to_index = encode_labels(train, ACCEPTED, "other")
     tokenizer = load_tokenizer(str(tiny_encoder))
     return (

@@ -17,7 +17,10 @@ SERVING = {
         "num_replicas": 1,
         "max_ongoing_requests": 64,
         "ray_actor_options": {"num_cpus": 0},
+        "logging_config": {"log_level": "WARNING", "enable_access_log": False},
     },
+    # No line per request into the test session's console (the kedro serve test checks them).
+    "request_log": False,
 }
 
 
@@ -26,7 +29,7 @@ def tiny_model(tiny_champion_project):
     """(tracking URI, model URI) of the tiny project's champion, pinned to its version."""
     import mlflow  # noqa: PLC0415
 
-    from madewithml.prediction import pinned_model_uri  # noqa: PLC0415
+    from madewithml.registry import pinned_model_uri  # noqa: PLC0415
 
     tracking = f"sqlite:///{tiny_champion_project / 'mlflow.db'}"
     mlflow.set_tracking_uri(tracking)
@@ -36,9 +39,10 @@ def tiny_model(tiny_champion_project):
         mlflow.set_tracking_uri(None)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def service(ray_session, tiny_model):
-    """The base URL of a running service over the tiny champion, threshold 0.5."""
+    """The base URL of a running service over the tiny champion, threshold 0.5 (one per test
+    module: Serve does not idle on the test session's cores in between)."""
     from ray import serve  # noqa: PLC0415
 
     from madewithml.serving import start_service  # noqa: PLC0415
@@ -46,11 +50,7 @@ def service(ray_session, tiny_model):
     tracking, model_uri = tiny_model
     serve.shutdown()  # a fresh Serve with this port, whatever ran on the session's Ray before
     url = start_service(
-        model_uri,
-        tracking,
-        threshold=0.5,
-        other_tag="other",
-        serving=SERVING,
+        {**SERVING, "model_uri": model_uri, "tracking_uri": tracking, "threshold": 0.5},
         host="127.0.0.1",
         port=free_port(),
     )

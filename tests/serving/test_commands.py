@@ -4,12 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
-import threading
-import time
-from pathlib import Path
+import re
 
 import httpx
 import mlflow
@@ -18,8 +13,9 @@ import pytest
 from factories import free_port
 from kedro_project import kedro
 from project_copy import kedro_env
+from servers import alive, listening_addresses, ray_processes, start, stop, wait_for, wait_for_line
 
-from madewithml.prediction import THRESHOLD_PARAM
+from madewithml.core.mlflow_model import THRESHOLD_PARAM
 
 TITLE, DESCRIPTION = "Transformers for text", "A language model for search."
 pytestmark = pytest.mark.timeout(600)
@@ -64,81 +60,120 @@ def test_kedro_predict_with_a_missing_model_names_it(tiny_champion_project):
     assert "models:/madewithml-tagger/99" in result.stdout + result.stderr
 
 
-def _wait_for(url: str, process: subprocess.Popen, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError("".join(process.lines)[-4000:])
-        try:
-            if httpx.get(url, timeout=5).status_code in (200, 405):
-                return
-        except httpx.HTTPError:
-            time.sleep(1)
-    raise AssertionError(f"{url} did not answer within {timeout} s")
-
-
-def _start(command: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Popen:
-    """Start a command of this environment's bin/ (kedro, mlflow) in the background; its output
-    lines collect in `process.lines`."""
-    executable = str(Path(sys.executable).with_name(command[0]))
-    process = subprocess.Popen(
-        [executable, *command[1:]],
-        cwd=cwd,
-        # As with the virtual environment activated: `mlflow models serve` execs `uvicorn`.
-        env={
-            **env,
-            "PYTHONUNBUFFERED": "1",
-            "PATH": f"{Path(sys.executable).parent}:{env.get('PATH', '')}",
-        },
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    process.lines = []
-    threading.Thread(target=lambda: process.lines.extend(process.stdout), daemon=True).start()
-    return process
-
-
-def _wait_for_line(process: subprocess.Popen, text: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while not any(text in line for line in process.lines):
-        if time.monotonic() > deadline or process.poll() is not None:
-            raise AssertionError(f"no {text!r} in:\n" + "".join(process.lines)[-4000:])
-        time.sleep(0.5)
-
-
-def _stop(process: subprocess.Popen) -> str:
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-    time.sleep(0.5)  # the reader thread drains the pipe
-    return "".join(process.lines)
-
-
-def test_kedro_serve_serves_the_champion_until_stopped(tiny_champion_project, pyfunc):
+def test_kedro_serve_serves_the_champion_on_loopback_with_the_shipped_limits_until_stopped(
+    tiny_champion_project, pyfunc
+):
     port = free_port()
-    # Its own Ray, as a user's `kedro serve` starts one (conf/base/ray.yml).
+    # Its own Ray, as a user's `kedro serve` starts one (conf/base/ray.yml), and conf/base's
+    # serving.yml: the shipped host (loopback) and limits.
     env = kedro_env(tiny_champion_project, tiny_champion_project)
     env.pop("RAY_ADDRESS", None)
-    process = _start(
+    env["RAY_DEDUP_LOGS"] = "0"  # every request line, even two that happen to be identical
+    before = ray_processes()
+    process = start(
         ["kedro", "serve", "--port", str(port), "--threshold", "0.0"], tiny_champion_project, env
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_for_line(process, f"serving models:/madewithml-tagger/1 at {url}", timeout=240)
-        _wait_for(url + "/", process)
+        wait_for_line(process, f"serving models:/madewithml-tagger/1 at {url}", timeout=240)
+        wait_for(url + "/", process)
+        assert listening_addresses(port) == {"127.0.0.1"}  # the socket really bound, loopback
         assert httpx.get(url + "/run_id").json() == {"run_id": pyfunc.metadata.run_id}
         answer = httpx.post(url + "/predict", json={"title": TITLE, "description": DESCRIPTION})
         prediction, probabilities = expected(pyfunc, 0.0)
         assert answer.json()["prediction"] == prediction
         assert answer.json()["probabilities"] == pytest.approx(probabilities, abs=1e-6)
+        # the limits of conf/base/serving.yml: 256 projects, 10,000 characters, 1 MiB
+        project = {"title": TITLE, "description": DESCRIPTION}
+        assert httpx.post(url + "/predict", json=[project] * 256, timeout=120).status_code == 200
+        assert httpx.post(url + "/predict", json=[project] * 257).status_code == 413
+        long = {"title": TITLE, "description": "x" * 10_001}
+        assert (
+            httpx.post(url + "/predict", json={**long, "description": "x" * 10_000}).status_code
+            == 200
+        )
+        assert httpx.post(url + "/predict", json=long).status_code == 422
+        huge = [{"title": TITLE, "description": "y" * 9_000}] * 120  # ~1.08 MB
+        assert httpx.post(url + "/predict", json=huge).status_code == 413
     finally:
-        output = _stop(process)
+        output = stop(process)
     assert "stopping" in output
     assert process.returncode == 0, output[-4000:]
+    assert not alive(ray_processes() - before)  # its own Ray went with it
+    # one line per request (serving.request_log): method, path, status, latency, projects
+    posts = re.findall(r"POST /predict (\d{3}) [\d.]+ ms projects=(\S+)", output)
+    assert posts == [
+        ("200", "1"),
+        ("200", "256"),
+        ("413", "257"),
+        ("200", "1"),
+        ("422", "1"),
+        ("413", "-"),
+    ], output[-4000:]
+    assert "Running node" not in output
+
+
+def test_kedro_serve_takes_a_model_uri_and_a_host(tiny_champion_project):
+    port = free_port()
+    env = kedro_env(tiny_champion_project, tiny_champion_project)
+    env.pop("RAY_ADDRESS", None)
+    client = mlflow.MlflowClient(tracking_uri=env["MLFLOW_TRACKING_URI"])
+    second = client.get_model_version("madewithml-tagger", "2")
+    model_uri = f"runs:/{second.run_id}/model"
+    command = ["kedro", "serve", "--port", str(port), "--host", "127.0.0.2"]
+    process = start([*command, "--model-uri", model_uri], tiny_champion_project, env)
+    url = f"http://127.0.0.2:{port}"
+    try:
+        wait_for_line(process, f"serving {model_uri} at {url}", timeout=240)
+        wait_for(url + "/", process)
+        assert listening_addresses(port) == {"127.0.0.2"}
+        health = httpx.get(url + "/").json()
+        assert health["model_uri"] == model_uri and health["run_id"] == second.run_id
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"http://127.0.0.1:{port}/")
+    finally:
+        output = stop(process)
+    assert process.returncode == 0, output[-4000:]
+
+
+def test_kedro_serve_on_a_joined_ray_removes_only_its_own_application(
+    tiny_champion_project, tiny_model, ray_session
+):
+    from ray import serve  # noqa: PLC0415
+
+    from madewithml.serving import build_app  # noqa: PLC0415
+
+    tracking, model_uri = tiny_model
+    port = free_port()
+    serve.shutdown()
+    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    other = build_app(
+        {
+            "model_uri": model_uri,
+            "tracking_uri": tracking,
+            "limits": {"max_body_bytes": 10_000, "max_items": 4, "max_text_chars": 100},
+            "batching": {"max_batch_size": 4, "batch_wait_timeout_s": 0.01},
+            "deployment": {"ray_actor_options": {"num_cpus": 0}},
+            "request_log": False,
+        }
+    )
+    serve.run(other, name="other", route_prefix="/other", blocking=False)
+    env = kedro_env(tiny_champion_project, tiny_champion_project)
+    env["RAY_ADDRESS"] = ray_session.get_runtime_context().gcs_address
+    process = start(["kedro", "serve", "--port", str(port)], tiny_champion_project, env)
+    try:
+        wait_for_line(process, "serving models:/madewithml-tagger/1", timeout=240)
+        wait_for(f"http://127.0.0.1:{port}/", process)
+        assert set(serve.status().applications) == {"other", "madewithml"}
+    finally:
+        output = stop(process)
+    try:
+        assert process.returncode == 0, output[-4000:]
+        assert set(serve.status().applications) == {"other"}  # ours gone, theirs still there
+        assert httpx.get(f"http://127.0.0.1:{port}/other/").status_code == 200
+        assert ray_session.is_initialized()
+    finally:
+        serve.shutdown()
 
 
 def test_mlflow_models_serve_serves_the_same_model(tiny_champion_project, pyfunc):
@@ -147,10 +182,10 @@ def test_mlflow_models_serve_serves_the_same_model(tiny_champion_project, pyfunc
     command = ["mlflow", "models", "serve", "-m", "models:/madewithml-tagger@champion"]
     command += ["--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)]
     # Outside the project: nothing of it is needed at serve time.
-    process = _start(command, tiny_champion_project.parent, env)
+    process = start(command, tiny_champion_project.parent, env)
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_for(url + "/ping", process)
+        wait_for(url + "/ping", process)
         split = {"columns": ["title", "description"], "data": [[TITLE, DESCRIPTION]]}
         for params, threshold in [({}, 0.9), ({"params": {THRESHOLD_PARAM: 0.0}}, 0.0)]:
             response = httpx.post(url + "/invocations", json={"dataframe_split": split, **params})
@@ -165,43 +200,4 @@ def test_mlflow_models_serve_serves_the_same_model(tiny_champion_project, pyfunc
         )
         assert 400 <= missing.status_code < 500
     finally:
-        _stop(process)
-
-
-@pytest.mark.real_data
-def test_after_kedro_run_the_champion_answers_on_the_real_data(real_default_run, real_data):
-    """A fresh project after `kedro run`: the default model is the champion, and the batch
-    pipeline and `kedro predict` answer with it."""
-    from mlflow.tracking import MlflowClient  # noqa: PLC0415
-
-    client = MlflowClient(tracking_uri=f"sqlite:///{real_default_run / 'mlflow.db'}")
-    champion = client.get_model_version_by_alias("madewithml-tagger", "champion")
-    output = real_default_run / "data/07_model_output/holdout_batch.csv"
-    batch = kedro(
-        real_default_run,
-        "run",
-        "--pipeline=inference",
-        f"--params=inference.input={real_data / 'holdout.csv'},inference.output={output}",
-        data_dir=real_data,
-    )
-    assert batch.returncode == 0, batch.stdout[-4000:] + batch.stderr[-4000:]
-    predictions = pd.read_csv(output)
-    assert len(predictions) == 191
-    sure = predictions[predictions["prediction"] != "other"]
-    assert (sure["prediction"] == sure["tag"]).mean() > 0.9  # the confident answers are right
-
-    result = kedro(
-        real_default_run,
-        *["predict", "--title", "Transfer learning with transformers"],
-        *["--description", "Using transformers for transfer learning on text classification."],
-        "--threshold=0",
-        data_dir=real_data,
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
-    assert json.loads(result.stdout)["prediction"] == "natural-language-processing"
-    assert (
-        champion.run_id
-        == json.loads((real_default_run / "data/08_reporting/model_lineage.json").read_text())[
-            "run_id"
-        ]
-    )
+        stop(process)

@@ -9,7 +9,7 @@ import mlflow
 import pandas as pd
 import pytest
 
-from madewithml.prediction import THRESHOLD_PARAM
+from madewithml.core.mlflow_model import THRESHOLD_PARAM
 
 TAGS = ["computer-vision", "mlops", "natural-language-processing", "other"]
 PROJECT = {"title": "Transformers for text", "description": "A language model for search."}

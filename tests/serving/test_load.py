@@ -17,10 +17,15 @@ from browser import artifacts_dir
 
 REQUESTS = int(os.environ.get("MADEWITHML_LOAD_REQUESTS", "5000"))
 CONCURRENCY = 32
+# Distinct projects (distinct answers), so an answer given to the wrong request of a batch shows.
 PROJECTS = [
-    {"title": "Transformers for text", "description": "A language model for search."},
-    {"title": "YOLO object detection", "description": "Real-time images."},
-    {"title": "Kubeflow pipelines", "description": "Deploying models."},
+    {"title": f"{topic} project {i}", "description": f"{detail}, take {i}."}
+    for i in range(8)
+    for topic, detail in [
+        ("Transformers for text", "A language model for search"),
+        ("YOLO object detection", "Real-time images"),
+        ("Kubeflow pipelines", "Deploying models"),
+    ]
 ]
 
 
@@ -64,7 +69,25 @@ async def _load(url: str) -> list[tuple[int, float, str]]:
         return await asyncio.gather(*(one(i) for i in range(REQUESTS)))
 
 
-def test_5000_requests_at_concurrency_32_without_errors_or_memory_growth(service):
+def _expected(tiny_model) -> list[dict]:
+    """The answer to each of PROJECTS, from the served model loaded in this process."""
+    import mlflow  # noqa: PLC0415
+    import pandas as pd  # noqa: PLC0415
+
+    from madewithml.answers import answers  # noqa: PLC0415
+    from madewithml.core.mlflow_model import THRESHOLD_PARAM  # noqa: PLC0415
+
+    tracking, model_uri = tiny_model
+    mlflow.set_tracking_uri(tracking)
+    model = mlflow.pyfunc.load_model(model_uri)
+    return answers(model.predict(pd.DataFrame(PROJECTS), params={THRESHOLD_PARAM: 0.5}))
+
+
+def test_5000_requests_at_concurrency_32_without_errors_or_memory_growth(service, tiny_model):
+    import pytest  # noqa: PLC0415
+
+    expected = _expected(tiny_model)
+    assert len({json.dumps(answer["probabilities"]) for answer in expected}) == len(PROJECTS)
     processes = _service_processes()
     assert processes, "no Serve replica or proxy process found"
     sampler = MemorySampler(processes)
@@ -78,7 +101,11 @@ def test_5000_requests_at_concurrency_32_without_errors_or_memory_growth(service
     errors = [(status, body[:200]) for status, _, body in results if status != 200]
     assert not errors, f"{len(errors)} of {REQUESTS} failed, e.g. {errors[:3]}"
     answers = [json.loads(body) for _, _, body in results]
-    assert all(set(answer) == {"prediction", "probabilities"} for answer in answers)
+    for i, answer in enumerate(answers):  # every request got its own project's answer
+        assert answer["prediction"] == expected[i % len(PROJECTS)]["prediction"], i
+        assert answer["probabilities"] == pytest.approx(
+            expected[i % len(PROJECTS)]["probabilities"], abs=1e-6
+        ), i
     latencies = sorted(seconds for _, seconds, _ in results)
     samples = sampler.samples
     quarter = max(1, len(samples) // 4)

@@ -57,7 +57,10 @@ HANDLED = {
         _write(_raw().assign(stars=1)),
         "extra columns ['stars'] are kept but not used",
     ),
-    "unknown tags": (_write(_with("tag", [0, 1], "reinforcement-learning")), "become 'other'"),
+    "unknown tags": (
+        _write(_with("tag", [24, 25], "reinforcement-learning")),
+        "tag 'reinforcement-learning' (8 projects) is not an accepted tag: mapped to 'other'",
+    ),
     "1 MB description": (_write(_with("description", [3], "graph " * 180_000)), None),
 }
 
@@ -108,3 +111,9 @@ def test_tolerated_raw_data_is_handled_and_logged(runs, case):
     }
     model_input = pd.read_parquet(project / "data/05_model_input/train_model_input.parquet")
     assert model_input["input_ids"].map(len).max() <= 128  # a huge text is cut at max_length
+    if case == "extra column":  # kept in the processed table, never in the model's inputs
+        assert (projects["stars"] == 1).all()
+        assert "stars" not in model_input.columns
+    if case == "1 MB description":
+        longest = model_input.loc[model_input["id"] == 4, "input_ids"]
+        assert longest.map(len).tolist() in ([], [128])  # row id 4 (position 3), if in train

@@ -2,6 +2,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
+from madewithml.encoder import load_tokenizer
 from madewithml.pipelines.data_processing.nodes import (
     add_clean_text,
     encode_labels,
@@ -14,7 +15,6 @@ from madewithml.pipelines.data_processing.nodes import (
     validate_projects,
 )
 from madewithml.schemas import DataValidationError
-from madewithml.tokenization import load_tokenizer
 
 ACCEPTED = ["computer-vision", "mlops", "natural-language-processing"]
 ENCODER = "packaged:all-MiniLM-L6-v2"
@@ -34,13 +34,26 @@ def test_validate_projects_names_the_failing_column(raw_projects):
         validate_projects(raw_projects.drop(columns="tag"))
 
 
-def test_map_tags_sends_unaccepted_tags_to_other(raw_projects):
+def test_map_tags_sends_unaccepted_tags_to_other_and_warns_once_per_tag(raw_projects, caplog):
     mapped = map_tags(raw_projects, ACCEPTED, "other")
     assert set(mapped["tag"]) == {*ACCEPTED, "other"}
     was_other = ~raw_projects["tag"].isin(ACCEPTED)
     assert (mapped.loc[was_other, "tag"] == "other").all()
     assert (mapped.loc[~was_other, "tag"] == raw_projects.loc[~was_other, "tag"]).all()
     assert "other" not in set(raw_projects["tag"])  # the input is not modified
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert sorted(warnings) == [
+        "tag 'graph-learning' (6 projects) is not an accepted tag: mapped to 'other'",
+        "tag 'reinforcement-learning' (6 projects) is not an accepted tag: mapped to 'other'",
+    ]
+
+
+@pytest.mark.parametrize("tag", [" mlops", "MLOps", "mlops\n", "\tMLOPS  "])
+def test_map_tags_forgives_case_and_surrounding_white_space(tag, caplog):
+    projects = pd.DataFrame({"tag": [tag, "Other", "computer-vision"]})
+    mapped = map_tags(projects, ACCEPTED, "other")
+    assert mapped["tag"].tolist() == ["mlops", "other", "computer-vision"]
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
 
 
 def test_add_clean_text_adds_a_cleaned_column(raw_projects):
@@ -55,7 +68,7 @@ def test_add_clean_text_adds_a_cleaned_column(raw_projects):
 
 
 def test_split_is_stratified_and_disjoint(tagged):
-    train, val = split_train_val(tagged, test_size=0.2, seed=1234)
+    train, val = split_train_val(tagged, test_size=0.2, seed=1234, min_rows_per_class=5)
     assert len(train) + len(val) == len(tagged)
     assert set(train["id"]).isdisjoint(val["id"])
     for tag, count in tagged["tag"].value_counts().items():
@@ -63,9 +76,9 @@ def test_split_is_stratified_and_disjoint(tagged):
 
 
 def test_split_is_reproducible_for_a_seed_and_changes_with_it(tagged):
-    first, _ = split_train_val(tagged, 0.2, seed=7)
-    again, _ = split_train_val(tagged, 0.2, seed=7)
-    other, _ = split_train_val(tagged, 0.2, seed=8)
+    first, _ = split_train_val(tagged, 0.2, seed=7, min_rows_per_class=5)
+    again, _ = split_train_val(tagged, 0.2, seed=7, min_rows_per_class=5)
+    other, _ = split_train_val(tagged, 0.2, seed=8, min_rows_per_class=5)
     assert first["id"].tolist() == again["id"].tolist()
     assert first["id"].tolist() != other["id"].tolist()
 
@@ -101,28 +114,28 @@ def test_prepare_tokenizer_warns_about_truncation(tagged, caplog):
     )
 
 
-def test_tokenize_projects_gives_padded_ids_masks_and_targets(tagged, tokenizer):
+def test_tokenize_projects_gives_unpadded_ids_and_targets(tagged, tokenizer):
     class_to_index = encode_labels(tagged, ACCEPTED, "other")
     inputs = tokenize_projects(tagged, tokenizer, 128, class_to_index)
-    assert list(inputs.columns) == ["id", "input_ids", "attention_mask", "target"]
-    lengths = {len(ids) for ids in inputs["input_ids"]}
-    assert len(lengths) == 1  # padded to the longest row
-    first_ids, first_mask = list(inputs["input_ids"][0]), list(inputs["attention_mask"][0])
-    assert first_ids[0] == 101 and 102 in first_ids  # [CLS] ... [SEP] of the MiniLM vocabulary
-    assert sum(first_mask) == first_ids.index(102) + 1
+    assert list(inputs.columns) == ["id", "input_ids", "target"]
+    for ids, text in zip(inputs["input_ids"], tagged["text"], strict=True):
+        # [CLS] text [SEP] of the MiniLM vocabulary, no padding: each row its own length
+        assert list(ids) == tokenizer(text)["input_ids"]
+    assert len({len(ids) for ids in inputs["input_ids"]}) > 1
     assert inputs["target"].tolist() == tagged["tag"].map(class_to_index).tolist()
     assert inputs["id"].tolist() == tagged["id"].tolist()
 
 
 def test_tokenize_texts_needs_no_tag(tagged, tokenizer):
     inputs = tokenize_texts(tagged[["text"]], tokenizer, 128)
-    assert list(inputs.columns) == ["input_ids", "attention_mask"]
+    assert list(inputs.columns) == ["input_ids"]
     assert len(inputs) == len(tagged)
 
 
 def test_tokenize_projects_truncates_to_max_length(tagged, tokenizer):
     inputs = tokenize_projects(tagged, tokenizer, 5, encode_labels(tagged, ACCEPTED, "other"))
     assert {len(ids) for ids in inputs["input_ids"]} == {5}
+    assert all(ids[-1] == tokenizer.sep_token_id for ids in inputs["input_ids"])
 
 
 def test_tokenize_projects_refuses_unknown_tags(tagged, tokenizer):
@@ -134,7 +147,7 @@ def test_tokenize_projects_refuses_unknown_tags(tagged, tokenizer):
 def test_split_of_the_real_dataset_matches_the_seed(real_data):
     raw = pd.read_csv(real_data / "dataset.csv")
     projects = add_clean_text(map_tags(validate_projects(raw), ACCEPTED, "other"), True)
-    train, val = split_train_val(projects, test_size=0.2, seed=1234)
+    train, val = split_train_val(projects, test_size=0.2, seed=1234, min_rows_per_class=5)
     assert (len(train), len(val)) == (610, 154)
     assert set(train["tag"]) == set(val["tag"]) == {*ACCEPTED, "other"}
     assert val["tag"].value_counts().to_dict() == {

@@ -1,8 +1,7 @@
 """Evaluation nodes on hand-made inputs with known answers."""
 
-from types import SimpleNamespace
-
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -13,9 +12,9 @@ from madewithml.pipelines.evaluation.nodes import (
     fit_baseline,
     plot_confusion_matrix,
     plot_per_class_f1,
-    plot_training_curves,
     predict_baseline,
     predict_holdout,
+    promote,
     report_metrics,
     score_predictions,
     score_slices,
@@ -79,47 +78,75 @@ def test_score_slices_with_an_empty_slice(holdout, predictions):
     assert score_slices(rows, predictions)["nlp_llm"]["num_samples"] == 0
 
 
-def test_baseline_fits_on_training_rows_and_predicts_every_holdout_row(raw_projects, holdout):
-    baseline = fit_baseline(raw_projects, BASELINE)
+def _toy(words: dict[str, str], repeat: int) -> pd.DataFrame:
+    rows = [
+        {
+            "id": len(words) * i + k,
+            "title": f"{word} project",
+            "description": f"{word} {word}",
+            "tag": tag,
+        }
+        for i in range(repeat)
+        for k, (tag, word) in enumerate(words.items())
+    ]
+    return pd.DataFrame(rows)
+
+
+def test_the_baseline_learns_a_separable_toy_set():
+    # Each tag has its own word: a TF-IDF + linear classifier must get every held-out row right.
+    words = {
+        "computer-vision": "pixels",
+        "mlops": "kubernetes",
+        "other": "graphs",
+        "natural-language-processing": "sentences",
+    }
+    baseline = fit_baseline(_toy(words, 5), BASELINE)
+    holdout = _toy(words, 1).assign(id=[101, 102, 103, 104])
     predicted = predict_baseline(baseline, holdout, BASELINE)
     assert list(predicted.columns) == ["id", "tag", "prediction"]
-    assert len(predicted) == len(holdout)
+    assert predicted["id"].tolist() == [101, 102, 103, 104]
+    assert predicted["prediction"].tolist() == holdout["tag"].tolist()
 
 
-class _FakePyfunc:
-    metadata = SimpleNamespace(model_uri="models:/madewithml-tagger/7", run_id="abc")
-
-    def predict(self, frame):
-        """As a logged model answers: unsure (top probability 0.7 < 0.9), hence `other`."""
-        assert list(frame.columns) == ["title", "description"]
-        probabilities = {tag: [0.1] * len(frame) for tag in CLASS_TO_INDEX}
-        probabilities["mlops"] = [0.7] * len(frame)
-        return pd.DataFrame({"prediction": ["other"] * len(frame), **probabilities})
-
-
-def test_predict_holdout_uses_an_mlflow_model_when_given(holdout):
-    predicted = predict_holdout(holdout, None, None, CLASS_TO_INDEX, _FakePyfunc(), 32, 8)
-    assert predicted["prediction"].tolist() == ["mlops"] * 4  # the most likely tag, no threshold
+def test_predict_holdout_is_the_logged_models_most_likely_tag(
+    holdout, tiny_logged_model, tiny_tagger
+):
+    _, model = tiny_logged_model
+    model.metadata.model_uri = "models:/madewithml-tagger/7"
+    predicted = predict_holdout(holdout.set_index(pd.Index([7, 8, 9, 10])), model)
     assert predicted["id"].tolist() == [1, 2, 3, 4]
+    assert predicted["tag"].tolist() == holdout["tag"].tolist()
+    probabilities = predicted[tiny_tagger.classes].to_numpy()
+    expected = tiny_tagger.predict_proba(holdout)
+    np.testing.assert_allclose(probabilities, expected, atol=1e-6)
+    # no threshold (the tiny model's settings say 0.3): the most likely tag of every row
+    most_likely = [tiny_tagger.classes[i] for i in expected.argmax(axis=1)]
+    assert predicted["prediction"].tolist() == most_likely
 
 
-def test_predict_holdout_with_the_local_model(holdout, tiny_encoder):
-    from madewithml.model import TagClassifier  # noqa: PLC0415
-    from madewithml.tokenization import load_tokenizer  # noqa: PLC0415
-
-    model = TagClassifier.from_encoder(str(tiny_encoder), 4, 0.1, "mean")
-    cleaned = holdout.assign(text=holdout["title"] + " " + holdout["description"])
-    predicted = predict_holdout(
-        cleaned, model, load_tokenizer(str(tiny_encoder)), CLASS_TO_INDEX, None, 32, 2
-    )
-    assert list(predicted.columns[:3]) == ["id", "tag", "prediction"]
-    assert set(predicted["prediction"]) <= set(CLASS_TO_INDEX)
+def test_describe_evaluated_model(tiny_logged_model):
+    _, model = tiny_logged_model
+    model.metadata.model_uri = "models:/madewithml-tagger/7"
+    described = describe_evaluated_model(model)
+    assert described["model_uri"] == "models:/madewithml-tagger/7"
+    assert described["run_id"] == model.metadata.run_id
 
 
-def test_describe_evaluated_model():
-    assert describe_evaluated_model({}, _FakePyfunc())["model_uri"] == "models:/madewithml-tagger/7"
-    local = describe_evaluated_model({"run_id": "r1"}, None)
-    assert local["source"] == "local" and local["model_uri"] == "runs:/r1/model"
+def test_promote_carries_the_decision_the_model_and_its_f1():
+    report = {
+        "model": {"model_uri": "models:/m/3", "run_id": "r"},
+        "overall": {"f1": 0.93},
+        "promotion": {"promote": True, "reason": "better"},
+    }
+    assert promote(report) == {
+        "promote": True,
+        "model_uri": "models:/m/3",
+        "run_id": "r",
+        "holdout_f1": 0.93,
+        "reason": "better",
+    }
+    report["promotion"] = {"promote": False, "reason": "worse"}
+    assert promote(report)["promote"] is False
 
 
 def test_decide_compares_with_baseline_and_champion(predictions):
@@ -136,26 +163,45 @@ def test_report_and_its_mlflow_metrics(predictions):
     scores = score_predictions(predictions, CLASS_TO_INDEX)
     baseline = score_predictions(predictions.assign(prediction="other"), CLASS_TO_INDEX)
     slices = {"short_text": {"f1": 0.5}, "nlp_llm": {"f1": None}}
-    report = build_report({"source": "local"}, scores, slices, baseline, {"promote": True})
+    leakage = {
+        "same_title_and_description": {"count": 0, "ids": []},
+        "same_text": {"count": 1, "ids": [7]},
+    }
+    report = build_report({"model_uri": "m"}, scores, slices, baseline, {"promote": True}, leakage)
+    assert report["holdout_in_training_data"] == leakage
     assert report["lift_over_baseline"]["f1"] == pytest.approx(
         scores["overall"]["f1"] - baseline["overall"]["f1"]
     )
     assert {"timestamp", "per_class", "confusion_matrix", "baseline", "promotion"} <= set(report)
     metrics = report_metrics(report)
+    assert metrics["holdout_in_training_data"] == [{"value": 1.0, "step": 0}]
     assert metrics["holdout_f1"] == [{"value": scores["overall"]["f1"], "step": 0}]
     assert "holdout_f1_mlops" in metrics and "slice_f1_short_text" in metrics
     assert "slice_f1_nlp_llm" not in metrics  # an empty slice has no F1
 
 
-def test_plots_are_figures(predictions):
+def test_the_confusion_matrix_plot_shows_the_counts(predictions):
     scores = score_predictions(predictions, CLASS_TO_INDEX)
-    history = pd.DataFrame(
-        {"epoch": [0, 1], "train_loss": [1.0, 0.5], "val_loss": [0.9, 0.7], "val_f1": [0.6, 0.8]}
-    )
-    for figure in [
-        plot_confusion_matrix(scores),
-        plot_per_class_f1(scores, scores),
-        plot_training_curves(history),
-    ]:
-        assert isinstance(figure, plt.Figure) and figure.axes
-        plt.close(figure)
+    figure = plot_confusion_matrix(scores)
+    axes = figure.axes[0]
+    assert axes.images[0].get_array().tolist() == scores["confusion_matrix"]["matrix"]
+    assert [t.get_text() for t in axes.get_xticklabels()] == list(CLASS_TO_INDEX)
+    written = {
+        (round(t.get_position()[1]), round(t.get_position()[0])): t.get_text() for t in axes.texts
+    }
+    assert written[(1, 3)] == "1" and written[(1, 1)] == "0"  # true mlops predicted other
+    plt.close(figure)
+
+
+def test_the_per_class_f1_plot_has_a_bar_per_tag_for_model_and_baseline(predictions):
+    scores = score_predictions(predictions, CLASS_TO_INDEX)
+    baseline = score_predictions(predictions.assign(prediction="other"), CLASS_TO_INDEX)
+    figure = plot_per_class_f1(scores, baseline)
+    model_bars, baseline_bars = figure.axes[0].containers
+    assert [bar.get_height() for bar in model_bars] == [
+        scores["per_class"][tag]["f1"] for tag in CLASS_TO_INDEX
+    ]
+    assert [bar.get_height() for bar in baseline_bars] == [
+        baseline["per_class"][tag]["f1"] for tag in CLASS_TO_INDEX
+    ]
+    plt.close(figure)

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from madewithml.model import TagClassifier
+from madewithml.core.model import TagClassifier
 from madewithml.pipelines.training.nodes import train_model
 
 
@@ -18,32 +18,66 @@ def test_train_model_learns_and_streams_metrics_to_mlflow(
 
     assert isinstance(model, TagClassifier)
     assert model.config.num_classes == len(class_to_index)
-    assert list(history.columns) == ["epoch", "lr", "train_loss", "val_loss", "val_f1", "epoch_s"]
+    assert list(history.columns) == [
+        "epoch",
+        "lr",
+        "train_loss",
+        "val_loss",
+        "val_f1",
+        "epoch_s",
+        "world_size",
+        "train_rows",
+        "train_digest",
+    ]
     assert history["epoch"].tolist() == [0, 1, 2]
     assert history["train_loss"].iloc[-1] < history["train_loss"].iloc[0]
 
-    for name in ["train_loss", "val_loss", "val_f1", "lr"]:
+    for name in ["train_loss", "val_loss", "val_f1", "lr", "epoch_s", "train_rows"]:
         logged = client.get_metric_history(mlflow_run["run_id"], name)
         assert [m.step for m in logged] == [0, 1, 2], name
         assert [m.value for m in logged] == pytest.approx(history[name].tolist())
+    # streamed as each epoch was reported, not at the end: epoch 1's metrics were in MLflow
+    # at least one epoch's duration before the last epoch's
+    first = client.get_metric_history(mlflow_run["run_id"], "val_loss")[0].timestamp
+    last = client.get_metric_history(mlflow_run["run_id"], "val_loss")[-1].timestamp
+    assert (last - first) / 1000 >= 0.9 * history["epoch_s"].iloc[1:].sum()
+    assert client.get_metric_history(mlflow_run["run_id"], "train_digest") == []
 
 
-def test_the_returned_model_is_the_best_checkpoint(
+def test_the_returned_model_is_the_best_checkpoint_not_the_last(
     ray_session, tiny_encoder, model_inputs, training_params
 ):
+    """Validation labels that contradict the training labels: the better the model learns the
+    training data, the worse its validation loss, so the best epoch is provably not the last.
+    The node must return the best epoch's weights; Ray keeps the best and the latest
+    checkpoints."""
     train, val, class_to_index = model_inputs
-    training_params["lr"] = 3e-2  # large enough for the validation loss to move around
-    model, history = train_model(train, val, class_to_index, str(tiny_encoder), training_params, {})
+    contradicting = val.assign(target=(val["target"] + 1) % len(class_to_index))
+    training_params["num_epochs"] = 4
+    model, history = train_model(
+        train, contradicting, class_to_index, str(tiny_encoder), training_params, {}
+    )
     best_epoch = int(history["val_loss"].idxmin())
+    assert best_epoch < len(history) - 1, history  # the precondition of this test
+    assert history["val_loss"].iloc[-1] > history["val_loss"].iloc[best_epoch]
 
-    # Recompute the validation loss of the returned weights: it is the best epoch's.
     import torch  # noqa: PLC0415
 
     from madewithml.train_loop import collate, eval_step  # noqa: PLC0415
 
-    batch = collate({c: val[c].to_numpy() for c in ["input_ids", "attention_mask", "target"]})
+    batch = collate({c: contradicting[c].to_numpy() for c in ["input_ids", "target"]})
     loss, _, _ = eval_step([batch], model, torch.nn.CrossEntropyLoss())
     assert loss == pytest.approx(history["val_loss"].iloc[best_epoch], rel=1e-4)
+    assert loss != pytest.approx(history["val_loss"].iloc[-1], rel=1e-3)
+    # checkpoints_to_keep 1 (the best) + the latest, which Ray keeps for resuming
+    (run,) = [p for p in (tmp_storage(training_params)).iterdir() if p.is_dir()]
+    assert len([p for p in run.glob("checkpoint_*") if p.is_dir()]) == 2
+
+
+def tmp_storage(training_params):
+    from pathlib import Path  # noqa: PLC0415
+
+    return Path(training_params["ray_train"]["storage_path"])
 
 
 def test_same_seed_reproduces_the_metrics_and_the_predictions(
@@ -62,7 +96,7 @@ def test_same_seed_reproduces_the_metrics_and_the_predictions(
     pd.testing.assert_frame_equal(
         first_history.drop(columns="epoch_s"), second_history.drop(columns="epoch_s")
     )
-    batch = collate({c: val[c].to_numpy() for c in ["input_ids", "attention_mask", "target"]})
+    batch = collate({c: val[c].to_numpy() for c in ["input_ids", "target"]})
     ids, mask = batch["input_ids"], batch["attention_mask"]
     with torch.no_grad():
         first_probabilities = first.predict_proba(ids, mask)
@@ -70,12 +104,58 @@ def test_same_seed_reproduces_the_metrics_and_the_predictions(
     assert (first_probabilities == second_probabilities).all()  # bit for bit, on every row
 
 
-def test_two_data_parallel_workers(ray_session, tiny_encoder, model_inputs, training_params):
-    # The scale-out path, by configuration only: DDP over 2 workers, training data sharded.
+def test_two_data_parallel_workers_train_on_disjoint_halves(
+    ray_session, tiny_encoder, model_inputs, training_params
+):
+    """The scale-out path, by configuration only: DDP over 2 workers, each on its own half of the
+    training rows (Ray Data's split), every row trained on once per epoch."""
+    import ray  # noqa: PLC0415
+    from ray import cloudpickle  # noqa: PLC0415
+    from ray.train import UserCallback  # noqa: PLC0415
+
+    from madewithml.ray_training import build_trainer, train_loop_config  # noqa: PLC0415
+    from madewithml.train_loop import shard_digest  # noqa: PLC0415
+
+    @ray.remote(num_cpus=0)
+    class Store:
+        def __init__(self):
+            self.reports = []
+
+        def add(self, reports):
+            self.reports.append(reports)
+
+        def all(self):
+            return self.reports
+
+    class Recorder(UserCallback):
+        def __init__(self, store):
+            self.store = store
+
+        def after_report(self, run_context, metrics, checkpoint):
+            ray.get(self.store.add.remote(metrics))
+
+    import sys  # noqa: PLC0415
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
     train, val, class_to_index = model_inputs
+    train = train.iloc[: len(train) // 2 * 2]  # an even number of rows: nothing to drop
     training_params["num_epochs"] = 2
     training_params["ray_train"]["scaling"]["num_workers"] = 2
-    model, history = train_model(train, val, class_to_index, str(tiny_encoder), training_params, {})
-    assert isinstance(model, TagClassifier)
-    assert history["epoch"].tolist() == [0, 1]
-    assert history["val_f1"].between(0, 1).all()
+    store = Store.remote()
+    trainer = build_trainer(
+        train,
+        val,
+        loop_config=train_loop_config(training_params, str(tiny_encoder), len(class_to_index)),
+        ray_train=training_params["ray_train"],
+        name="two_workers",
+        callbacks=[Recorder(store)],
+    )
+    trainer.fit()
+    reports = ray.get(store.all.remote())
+    assert len(reports) == 2  # one per epoch
+    everything = shard_digest(train["id"].to_numpy())
+    for per_worker in reports:
+        assert [r["world_size"] for r in per_worker] == [2, 2]
+        assert [r["train_rows"] for r in per_worker] == [len(train) // 2] * 2
+        assert per_worker[0]["train_digest"] != per_worker[1]["train_digest"]
+        assert per_worker[0]["train_digest"] ^ per_worker[1]["train_digest"] == everything

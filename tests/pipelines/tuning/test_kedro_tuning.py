@@ -8,7 +8,6 @@ import yaml
 from kedro_project import copy_project, kedro
 from mlflow.tracking import MlflowClient
 
-from madewithml.model import TagClassifier
 from madewithml.settings import CONFIG_LOADER_ARGS, CONFIG_LOADER_CLASS
 
 pytestmark = [pytest.mark.real_data, pytest.mark.timeout(900)]
@@ -42,8 +41,7 @@ def test_tuning_writes_its_datasets_and_one_parent_run_with_a_child_per_trial(tu
     winner = trials.loc[trials["best_val_loss"].idxmin()]
     assert best == {"training": {name: pytest.approx(winner[name]) for name in best["training"]}}
     assert set(best["training"]) == {"dropout_p", "lr", "lr_factor", "lr_patience"}
-    assert (project / "data/08_reporting/tuning_trials.png").stat().st_size > 0
-    assert isinstance(TagClassifier.load(project / "data/06_models/tuned_model"), TagClassifier)
+    assert (project / "data/08_reporting/tuning.png").stat().st_size > 0
 
     client = MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
     experiment = client.get_experiment_by_name("madewithml")

@@ -50,21 +50,6 @@ def test_search_space_reads_the_seeds_space():
     assert set(samples) == set(range(1, 11))  # both bounds included
 
 
-@pytest.mark.parametrize(
-    ("spec", "message"),
-    [
-        ({}, "search_space is empty"),
-        ({"learning_rate": {"distribution": "uniform", "low": 0, "high": 1}}, "learning_rate"),
-        ({"num_epochs": {"distribution": "integer", "low": 1, "high": 3}}, "num_epochs"),
-        ({"lr": {"distribution": "normal", "low": 0, "high": 1}}, "lr.distribution"),
-        ({"lr": {"distribution": "uniform", "low": 0}}, "needs 'high'"),
-    ],
-)
-def test_search_space_rejects_bad_entries_by_name(spec, message):
-    with pytest.raises(ValueError, match=message):
-        search_space(spec)
-
-
 def test_the_first_point_is_the_training_parameters():
     training = {"dropout_p": 0.5, "lr": 1e-4, "lr_factor": 0.8, "lr_patience": 3, "seed": 1}
     assert initial_point(search_space(SEED_SPACE), training) == {

@@ -5,8 +5,8 @@ import pytest
 import torch
 from factories import fast_training_params, mlflow_tracking
 
-from madewithml.model import TagClassifier
 from madewithml.pipelines.tuning.nodes import select_best_hyperparameters, tune_hyperparameters
+from madewithml.ray_training import load_checkpoint
 from madewithml.train_loop import collate, eval_step
 
 TUNING = {
@@ -35,10 +35,10 @@ def tuned(ray_session, tiny_encoder, model_inputs, tmp_path_factory):
     training = fast_training_params(folder / "ray_results", num_epochs=2)
     parent, client = mlflow_tracking(folder)
     train, val, class_to_index = model_inputs
-    trials, history, model = tune_hyperparameters(
+    trials, history = tune_hyperparameters(
         train, val, class_to_index, str(tiny_encoder), training, TUNING, parent
     )
-    yield trials, history, model, training, parent, client
+    yield trials, history, None, training, parent, client
     mlflow.set_tracking_uri(None)
 
 
@@ -92,11 +92,41 @@ def test_the_best_parameters_are_the_best_trials(tuned):
     assert float(logged["lr"]) == pytest.approx(best["training"]["lr"])
 
 
-def test_the_tuned_model_is_the_best_trials_best_checkpoint(tuned, model_inputs):
-    trials, history, model, _, _, _ = tuned
+def test_the_trials_table_points_at_each_trials_best_checkpoint(tuned, model_inputs):
+    trials, _, _, _, _, _ = tuned
     _, val, _ = model_inputs
+    batch = collate({c: val[c].to_numpy() for c in ["input_ids", "target"]})
+    for _, trial in trials.iterrows():
+        model = load_checkpoint(trial["checkpoint_path"])
+        loss, _, _ = eval_step([batch], model, torch.nn.CrossEntropyLoss())
+        assert loss == pytest.approx(trial["best_val_loss"], rel=1e-4)
 
-    assert isinstance(model, TagClassifier)
-    batch = collate({c: val[c].to_numpy() for c in ["input_ids", "attention_mask", "target"]})
-    loss, _, _ = eval_step([batch], model, torch.nn.CrossEntropyLoss())
-    assert loss == pytest.approx(trials["best_val_loss"].min(), rel=1e-4)
+
+def test_a_failed_trial_is_recorded_as_failed(ray_session, tiny_encoder, model_inputs, tmp_path):
+    """The first trial is the training parameters (dropout 0.1); the second draws a dropout
+    above 1, which torch refuses: that trial fails, the search goes on and says so."""
+    training = fast_training_params(tmp_path / "ray_results", num_epochs=1)
+    parent, client = mlflow_tracking(tmp_path)
+    tuning = {
+        **TUNING,
+        "search_space": {"dropout_p": {"distribution": "uniform", "low": 1.5, "high": 2.0}},
+    }
+    train, val, class_to_index = model_inputs
+    try:
+        trials, _ = tune_hyperparameters(
+            train, val, class_to_index, str(tiny_encoder), training, tuning, parent
+        )
+        assert sorted(trials["outcome"]) == ["completed", "failed"]
+        failed = trials[trials["outcome"] == "failed"].iloc[0]
+        assert failed["dropout_p"] > 1
+        assert failed["error"].startswith("ValueError: dropout probability has to be between 0")
+        statuses = {
+            trial: run.data.tags["trial_status"]
+            for trial, run in child_runs(parent, client).items()
+        }
+        assert statuses == {
+            failed["trial"]: "failed",
+            **{t: "completed" for t in trials["trial"] if t != failed["trial"]},
+        }
+    finally:
+        mlflow.set_tracking_uri(None)

@@ -1,0 +1,41 @@
+import numpy as np
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from madewithml.core.tokenization import length_sorted_batches, pad_batch, tokenize
+from madewithml.encoder import PACKAGED_ENCODER, load_tokenizer
+
+
+def test_tokenize_truncates_and_never_pads():
+    tokenizer = load_tokenizer(PACKAGED_ENCODER)
+    ids = tokenize(["a short text", "a much longer text " * 20], tokenizer, max_length=16)
+    assert [len(row) for row in ids] == [5, 16]  # [CLS] a short text [SEP]; cut at 16
+    assert all(
+        row[0] == tokenizer.cls_token_id and row[-1] == tokenizer.sep_token_id for row in ids
+    )
+    assert tokenizer.pad_token_id not in np.concatenate(ids)
+
+
+sequences = st.lists(st.lists(st.integers(1, 30_000), min_size=1, max_size=40), min_size=1)
+
+
+@given(sequences)
+def test_a_batch_pads_to_its_own_longest_row_and_masks_the_padding(rows):
+    input_ids, attention_mask = pad_batch(rows)
+    assert input_ids.shape == attention_mask.shape == (len(rows), max(map(len, rows)))
+    for row, ids, mask in zip(rows, input_ids, attention_mask, strict=True):
+        assert ids[: len(row)].tolist() == row
+        assert mask.tolist() == [1] * len(row) + [0] * (len(ids) - len(row))
+        assert (ids[len(row) :] == 0).all()
+    assert input_ids.dtype == attention_mask.dtype == torch.long
+
+
+@given(st.lists(st.integers(1, 100)), st.integers(1, 10))
+def test_length_sorted_batches_cover_every_row_once_longest_first(lengths, batch_size):
+    batches = length_sorted_batches(lengths, batch_size)
+    order = np.concatenate(batches) if batches else np.array([], dtype=int)
+    assert sorted(order.tolist()) == list(range(len(lengths)))
+    assert all(len(batch) <= batch_size for batch in batches)
+    in_order = [lengths[i] for i in order]
+    assert in_order == sorted(lengths, reverse=True)
