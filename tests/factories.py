@@ -27,7 +27,7 @@ def make_raw_projects(rows_per_tag: int = 6, title: str = "Project") -> pd.DataF
             rows.append(
                 {
                     "id": len(rows) + 1,
-                    "created_on": f"2020-03-{i + 1:02d} 10:00:00",
+                    "created_on": str(pd.Timestamp("2020-03-01 10:00:00") + pd.Timedelta(days=i)),
                     "title": f"{title} {len(rows)}: {topic.split()[0].title()}",
                     "description": f"A {topic} example number {i}, see https://example.com/{i}.",
                     "tag": tag,

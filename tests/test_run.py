@@ -98,8 +98,8 @@ def test_default_run_trains_evaluates_and_reports_on_the_real_data(real_default_
 
 
 def _kill_while_a_table_is_being_written(project, env, log):
-    """Start `kedro run --pipeline=data_processing` and SIGKILL it the moment a `.partial` table
-    (a save in progress) appears. Returns the partial files left on disk."""
+    """Start `kedro run --pipeline=data_processing` and SIGKILL it the moment a `.writing` table
+    (a save in progress) appears. Returns the files being written that are left on disk."""
     import os  # noqa: PLC0415
     import signal  # noqa: PLC0415
     import subprocess  # noqa: PLC0415
@@ -118,19 +118,19 @@ def _kill_while_a_table_is_being_written(project, env, log):
         )
     deadline = time.monotonic() + 300
     while run.poll() is None and time.monotonic() < deadline:
-        if list((project / "data").rglob(".*.partial")):
+        if list((project / "data").rglob(".*.writing")):
             os.killpg(run.pid, signal.SIGKILL)  # the fault: killed mid-save, no clean-up
             break
         time.sleep(0.002)
     run.wait(timeout=30)
     assert run.returncode == -signal.SIGKILL, f"not killed mid-run: {log.read_text()[-3000:]}"
-    return list((project / "data").rglob(".*.partial"))
+    return list((project / "data").rglob(".*.writing"))
 
 
 def test_a_run_killed_mid_write_leaves_no_table_that_loads_as_whole_and_the_next_run_starts_cleanly(
     tmp_path,
 ):
-    """`kedro run` SIGKILLed while a table is being written (its hidden `.partial` file is on
+    """`kedro run` SIGKILLed while a table is being written (its hidden `.writing` file is on
     disk and incomplete): the table itself is not there, every table that is there loads whole,
     and the next run succeeds and clears the leftovers."""
     from factories import make_raw_projects  # noqa: PLC0415
@@ -150,16 +150,21 @@ def test_a_run_killed_mid_write_leaves_no_table_that_loads_as_whole_and_the_next
             break
     assert partials, "no kill landed during a save in 5 attempts"
     for partial in partials:
-        # mid-write: the partial file is truncated, and the table it was becoming is absent
+        # mid-write: the file is truncated, and the table it was becoming is absent (staged in
+        # the run's .staging-<id>/ folder, or the table itself beside it)
         with pytest.raises(Exception):  # noqa: B017, PT011 - any reader error: not a whole table
             pd.read_parquet(partial) if ".parquet" in partial.name else pd.read_csv(partial)
-        target = partial.with_name(partial.name[1:].rsplit(".", 2)[0])
-        assert not target.exists(), target
+        name = partial.name[1:].rsplit(".", 2)[0]
+        folder = (
+            partial.parent.parent if partial.parent.name.startswith(".staging-") else partial.parent
+        )
+        assert not (folder / name).exists(), folder / name
     for table in (project / "data").rglob("*"):
         if table.suffix in {".parquet", ".csv"} and not table.name.startswith("."):
             read = pd.read_parquet if table.suffix == ".parquet" else pd.read_csv
             assert len(read(table)) > 0, table  # whole, or not there at all
     again = kedro(project, "run", "--pipeline=data_processing", data_dir=data_dir, timeout=900)
     assert again.returncode == 0, again.stderr[-3000:]
-    assert not list((project / "data").rglob("*.partial"))
+    assert not list((project / "data").rglob(".*.writing"))
+    assert not list((project / "data").rglob(".staging-*"))
     assert len(pd.read_parquet(project / "data/03_primary/projects.parquet")) == len(big)

@@ -99,18 +99,13 @@ def test_the_http_service_answers_as_the_model(ray_session, champion, holdout):
             "num_replicas": 1,
             "max_ongoing_requests": 64,
             "ray_actor_options": {"num_cpus": 0},
+            "logging_config": {"log_level": "WARNING", "enable_access_log": False},
         },
+        "request_log": False,
     }
     serve.shutdown()
-    url = start_service(
-        model_uri,
-        tracking,
-        threshold=0.9,
-        other_tag="other",
-        serving=serving,
-        host="127.0.0.1",
-        port=free_port(),
-    )
+    config = {**serving, "model_uri": model_uri, "tracking_uri": tracking, "threshold": 0.9}
+    url = start_service(config, host="127.0.0.1", port=free_port())
     try:
         projects = holdout[["title", "description"]]
         body = projects.to_dict(orient="records")
