@@ -108,10 +108,23 @@ def test_the_baseline_learns_a_separable_toy_set():
     assert predicted["prediction"].tolist() == holdout["tag"].tolist()
 
 
-def test_predict_holdout_is_the_logged_models_most_likely_tag(
-    holdout, tiny_logged_model, tiny_tagger
-):
-    _, model = tiny_logged_model
+def test_predict_holdout_is_the_logged_models_most_likely_tag(holdout, tiny_tagger, tmp_path):
+    from dataclasses import replace  # noqa: PLC0415
+
+    import mlflow  # noqa: PLC0415
+
+    from madewithml import model_logging  # noqa: PLC0415
+    from madewithml.core.tagger import Tagger  # noqa: PLC0415
+
+    # a model whose own threshold (0.99) would make every answer `other`
+    strict = Tagger(
+        tiny_tagger.classifier,
+        tiny_tagger.tokenizer,
+        tiny_tagger.classes,
+        replace(tiny_tagger.settings, threshold=0.99),
+    )
+    model_logging.save_model(strict, tmp_path / "model")
+    model = mlflow.pyfunc.load_model(str(tmp_path / "model"))
     model.metadata.model_uri = "models:/madewithml-tagger/7"
     predicted = predict_holdout(holdout.set_index(pd.Index([7, 8, 9, 10])), model)
     assert predicted["id"].tolist() == [1, 2, 3, 4]
@@ -119,9 +132,10 @@ def test_predict_holdout_is_the_logged_models_most_likely_tag(
     probabilities = predicted[tiny_tagger.classes].to_numpy()
     expected = tiny_tagger.predict_proba(holdout)
     np.testing.assert_allclose(probabilities, expected, atol=1e-6)
-    # no threshold (the tiny model's settings say 0.3): the most likely tag of every row
+    # no threshold (the model's own says 0.99): the most likely tag of every row
     most_likely = [tiny_tagger.classes[i] for i in expected.argmax(axis=1)]
     assert predicted["prediction"].tolist() == most_likely
+    assert set(most_likely) != {"other"}
 
 
 def test_describe_evaluated_model(tiny_logged_model):
