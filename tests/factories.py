@@ -7,8 +7,17 @@ import socket
 from pathlib import Path
 
 import pandas as pd
+from kedro.config import OmegaConfigLoader
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def project_parameters(prefix: str) -> dict:
+    """The project's conf/base parameters under ``prefix``, keyed as the catalog feeds them
+    (``params:<prefix>.<key>``), so a test catalog cannot drift from conf/."""
+    conf = Path(__file__).resolve().parents[1] / "conf"
+    params = OmegaConfigLoader(str(conf), base_env="base", default_run_env="base")["parameters"]
+    return {f"params:{prefix}.{key}": value for key, value in params[prefix].items()}
 
 
 def make_raw_projects(rows_per_tag: int = 6, title: str = "Project") -> pd.DataFrame:

@@ -2,6 +2,7 @@
 
 import pandas as pd
 import pytest
+from factories import project_parameters
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
@@ -9,15 +10,8 @@ from madewithml.pipelines.data_processing import create_pipeline
 from madewithml.schemas import DataValidationError
 
 PARAMS = {
-    "params:data_processing.accepted_tags": [
-        "computer-vision",
-        "mlops",
-        "natural-language-processing",
-    ],
-    "params:data_processing.other_tag": "other",
+    **project_parameters("data_processing"),
     "params:data_processing.remove_stopwords": True,
-    "params:data_processing.test_size": 0.2,
-    "params:data_processing.seed": 1234,
     "params:encoder.name": "packaged:all-MiniLM-L6-v2",
     "params:encoder.max_length": 128,
 }
