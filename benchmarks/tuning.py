@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 from project_copy import copy_project, kedro_env
-from training import RESULTS, _data_dir, _latest_model_f1, write_results
+from training import GENERALISATION, RESULTS, _data_dir, _latest_model, scores, write_results
 
 KEDRO = str(Path(sys.executable).with_name("kedro"))
 PARAMS_LINE = re.compile(r"kedro run --pipeline=training --params=(\S+)")
@@ -68,7 +68,7 @@ def main() -> None:
             trained = (
                 line,
                 train_wall,
-                _latest_model_f1(f"sqlite:///{project / 'mlflow.db'}", holdout)[0],
+                scores(_latest_model(project), holdout, pd.read_csv(GENERALISATION))["holdout_f1"],
             )
 
     num_epochs = training["training"]["num_epochs"]

@@ -22,6 +22,7 @@ from kedro_datasets.yaml import YAMLDataset
 from kedro_mlflow.io.metrics import MlflowMetricsHistoryDataset
 
 from madewithml.registry import pinned_model_uri, registered_version
+from madewithml.timeline import mark
 
 logger = logging.getLogger(__name__)
 
@@ -354,7 +355,9 @@ class MlflowTaggerDataset(_FolderDataset):
             logger.info("no active MLflow run: the model is saved at %s only", folder)
             return
         tagger_files = folder / "artifacts" / model_logging.TAGGER_ARTIFACT
+        mark("model saved locally")
         info = model_logging.log_model(data, tagger_files, self._registered_model_name)
+        mark("model logged and registered")
         if self._registered_model_name and info.registered_model_version is not None:
             self._logged_uri = (
                 f"models:/{self._registered_model_name}/{info.registered_model_version}"

@@ -13,6 +13,7 @@ from kedro.pipeline import Pipeline
 
 from madewithml.datasets import RunTransaction
 from madewithml.parameters import validate_parameters
+from madewithml.timeline import mark
 
 logger = logging.getLogger(__name__)
 RAY_TAG = "ray"
@@ -45,7 +46,9 @@ def start_ray(config: dict[str, Any], tags: set[str]) -> str | None:
     logging_config = config.get("logging")
     if logging_config:
         init["logging_config"] = ray.LoggingConfig(**logging_config)
+    mark("ray.init started")
     context = ray.init(**init)
+    mark("ray.init done")
     logger.info("Ray started (%s), dashboard: %s", address or "local", context.dashboard_url)
     data_context = ray.data.DataContext.get_current()
     for name, value in (config.get("data_context") or {}).items():
@@ -124,3 +127,28 @@ class TransactionHook:
     def on_pipeline_error(self) -> None:
         if RunTransaction.active is not None:
             RunTransaction.active.rollback()
+
+
+class TimelineHook:
+    """Marks where a run spends its time (`madewithml.timeline`, on when MADEWITHML_TIMELINE
+    names a file): the Kedro context, the pipeline, and every node's start and end."""
+
+    @hook_impl
+    def after_context_created(self) -> None:
+        mark("kedro context created")
+
+    @hook_impl
+    def before_pipeline_run(self) -> None:
+        mark("pipeline started (MLflow run open)")
+
+    @hook_impl
+    def before_node_run(self, node: Any) -> None:
+        mark(f"node {node.name} started")
+
+    @hook_impl
+    def after_node_run(self, node: Any) -> None:
+        mark(f"node {node.name} done")
+
+    @hook_impl
+    def after_pipeline_run(self) -> None:
+        mark("pipeline done")

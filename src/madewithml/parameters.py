@@ -71,14 +71,16 @@ class Training(_Block):
     batch_size: PositiveInt
     loss: Literal["cross_entropy"]
     label_smoothing: Annotated[float, Field(ge=0, lt=1)]
+    class_weighting: Literal["none", "balanced"]
     optimizer: Literal["adam", "adamw", "sgd"]
     lr: Positive
+    head_lr: Positive
     weight_decay: Annotated[float, Field(ge=0)]
-    lr_factor: Annotated[float, Field(gt=0, lt=1)]
-    lr_patience: Annotated[int, Field(ge=0)]
+    lr_schedule: Literal["linear", "constant"]
+    warmup_ratio: Annotated[float, Field(ge=0, lt=1)]
     dropout_p: Annotated[float, Field(ge=0, lt=1)]
     pooling: Literal["mean", "cls", "pooler"]
-    shuffle_buffer_size: PositiveInt
+    bucket_window: PositiveInt
     ray_train: RayTrain
 
 

@@ -17,6 +17,7 @@ from ray.train.torch import TorchTrainer
 
 from madewithml.core.model import TagClassifier
 from madewithml.parameters import HYPERPARAMETERS
+from madewithml.timeline import mark
 from madewithml.train_loop import HISTORY_FILE, train_loop_per_worker
 
 MODEL_INPUT_COLUMNS = ["id", "input_ids", "target"]
@@ -90,6 +91,14 @@ def run_name(prefix: str = "train") -> str:
     return f"{prefix}_{time.strftime('%Y%m%d-%H%M%S')}_{time.time_ns() % 1_000_000:06d}"
 
 
+def fit(trainer: TorchTrainer) -> ray.train.Result:
+    """Run the Ray Train job (marked on the run's timeline)."""
+    mark("ray train fit started")
+    result = trainer.fit()
+    mark("ray train fit returned")
+    return result
+
+
 def best_model(result: ray.train.Result) -> TagClassifier:
     """The model of the checkpoint with the lowest validation loss."""
     if result.error is not None:
@@ -97,7 +106,9 @@ def best_model(result: ray.train.Result) -> TagClassifier:
     best = result.get_best_checkpoint(metric="val_loss", mode="min")
     if best is None:
         raise RuntimeError(f"Ray Train run {result.path} reported no checkpoint")
-    return load_checkpoint(best)
+    model = load_checkpoint(best)
+    mark("best checkpoint loaded")
+    return model
 
 
 def remove_run(result: ray.train.Result) -> None:

@@ -17,12 +17,11 @@ import ray.train
 import ray.train.torch
 import torch
 import transformers
-from ray.data.collate_fn import NumpyBatchCollateFn
 from torch import nn
 
 from madewithml.core.model import TagClassifier
 from madewithml.core.tokenization import pad_batch
-from madewithml.metrics import weighted_scores
+from madewithml.timeline import mark
 
 logger = logging.getLogger(__name__)
 TRAINING_STATE_FILE = "training_state.pt"
@@ -36,26 +35,75 @@ def set_seed(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-class DynamicPaddingCollate(NumpyBatchCollateFn):
-    """Ray Data collate function: each batch padded to its own longest row."""
-
-    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
-        return collate(batch)
-
-
 # The names are checked by the parameter contract (madewithml.parameters.Training).
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
 LOSSES = {"cross_entropy": nn.CrossEntropyLoss}
 
 
-def make_optimizer(name: str, parameters, lr: float, weight_decay: float) -> torch.optim.Optimizer:
-    """The optimizer named in the parameters (`adam`, `adamw` or `sgd`)."""
-    return OPTIMIZERS[name](parameters, lr=lr, weight_decay=weight_decay)
+def make_optimizer(
+    name: str, model: nn.Module, lr: float, head_lr: float, weight_decay: float
+) -> torch.optim.Optimizer:
+    """The optimizer named in the parameters (`adam`, `adamw` or `sgd`), with two learning
+    rates: `lr` for the pretrained encoder, `head_lr` for the new classification head."""
+    head = [p for n, p in model.named_parameters() if n.split(".")[-2] == "head"]
+    head_ids = {id(p) for p in head}
+    encoder = [p for p in model.parameters() if id(p) not in head_ids]
+    groups = [{"params": encoder, "lr": lr}, {"params": head, "lr": head_lr}]
+    return OPTIMIZERS[name](groups, lr=lr, weight_decay=weight_decay)
 
 
-def make_loss(name: str, label_smoothing: float) -> nn.Module:
-    """The loss named in the parameters (`cross_entropy`, with optional label smoothing)."""
-    return LOSSES[name](label_smoothing=label_smoothing)
+def make_scheduler(
+    optimizer: torch.optim.Optimizer, schedule: str, total_steps: int, warmup_ratio: float
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """The learning rate per step: ``linear`` (a linear warm-up over `warmup_ratio` of the
+    steps, then a linear decay to 0) or ``constant``."""
+    warmup = max(int(round(warmup_ratio * total_steps)), 0)
+
+    def factor(step: int) -> float:
+        if schedule == "constant":
+            return 1.0
+        if step < warmup:
+            return (step + 1) / warmup
+        return max(0.0, (total_steps - step) / max(total_steps - warmup, 1))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def make_loss(
+    name: str, label_smoothing: float, class_weights: torch.Tensor | None = None
+) -> nn.Module:
+    """The loss named in the parameters (`cross_entropy`, with optional label smoothing and
+    class weights)."""
+    return LOSSES[name](label_smoothing=label_smoothing, weight=class_weights)
+
+
+def class_weights(targets: np.ndarray, num_classes: int, weighting: str) -> torch.Tensor | None:
+    """``balanced``: each class weighted by the inverse of its share (as scikit-learn's
+    ``class_weight="balanced"``); ``none``: no weights."""
+    if weighting == "none":
+        return None
+    counts = np.bincount(targets, minlength=num_classes).astype(np.float64)
+    weights = len(targets) / (num_classes * np.maximum(counts, 1))
+    return torch.tensor(weights, dtype=torch.float32)
+
+
+def length_bucketed_batches(
+    lengths: np.ndarray, batch_size: int, seed: int, window: int
+) -> list[np.ndarray]:
+    """Row positions in training batches of similar length, reproducible by `seed`: shuffle,
+    cut into windows of `window` batches, sort each window by length, cut it into batches, and
+    shuffle the batches. `window` 1 is plain shuffled batches. Each batch is padded to its
+    longest row, so similar lengths mean little padding."""
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(lengths))
+    batches = []
+    span = batch_size * max(window, 1)
+    for start in range(0, len(order), span):
+        chunk = order[start : start + span]
+        if window > 1:
+            chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+        batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
+    return [batches[i] for i in rng.permutation(len(batches))]
 
 
 def collate(batch: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
@@ -104,16 +152,20 @@ def train_step(
     model: nn.Module,
     loss_fn: nn.Module,
     optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
 ) -> float:
-    """One pass over the training batches; the mean loss per sample."""
+    """One pass over the training batches (the scheduler steps per batch); the mean loss per
+    sample."""
     model.train()
     total, count = 0.0, 0
     for batch in batches:
-        optimizer.zero_grad()
+        optimizer.zero_grad(set_to_none=True)
         logits = model(batch["input_ids"], batch["attention_mask"])
         loss = loss_fn(logits, batch["target"])
         loss.backward()
         optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
         total += loss.item() * len(batch["target"])
         count += len(batch["target"])
     return total / max(count, 1)
@@ -135,6 +187,21 @@ def eval_step(
     if not count:
         return float("nan"), np.array([], dtype=int), np.array([], dtype=int)
     return total / count, np.concatenate(targets), np.concatenate(predictions)
+
+
+def weighted_f1(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> float:
+    """Support-weighted F1 (as scikit-learn's ``average="weighted"``), in NumPy: the worker
+    does not import scikit-learn for one number."""
+    if not len(y_true):
+        return float("nan")
+    scores = []
+    for c in range(num_classes):
+        true_positive = np.sum((y_pred == c) & (y_true == c))
+        predicted, actual = np.sum(y_pred == c), np.sum(y_true == c)
+        denominator = predicted + actual
+        scores.append(2 * true_positive / denominator if denominator else 0.0)
+    support = np.bincount(y_true, minlength=num_classes)
+    return float(np.dot(scores, support) / support.sum())
 
 
 def _unwrap(model: nn.Module) -> TagClassifier:
@@ -172,16 +239,56 @@ def _progress_logger() -> logging.Logger:
     return progress
 
 
+def shard_rows(shard: Any) -> dict[str, np.ndarray]:
+    """This worker's rows of a Ray Dataset shard, read once into memory (`id`, `input_ids` as
+    an object array of unpadded arrays, `target`): epochs then batch them here, by length."""
+    parts: dict[str, list] = {"id": [], "input_ids": [], "target": []}
+    for batch in shard.iter_batches(batch_size=4096, batch_format="numpy"):
+        for name, values in parts.items():
+            values.extend(batch[name])
+    rows = {name: np.asarray(values) for name, values in parts.items() if name != "input_ids"}
+    ids = np.empty(len(parts["input_ids"]), dtype=object)
+    ids[:] = [np.asarray(row, dtype=np.int64) for row in parts["input_ids"]]
+    return {**rows, "input_ids": ids}
+
+
+def batches_of(rows: dict[str, np.ndarray], positions: list[np.ndarray]) -> Iterable[dict]:
+    """The collated batches of `rows` at `positions` (one array of row positions per batch)."""
+    for batch in positions:
+        yield collate({name: values[batch] for name, values in rows.items()})
+
+
+def epoch_batches(
+    rows: dict[str, np.ndarray], config: dict[str, Any], epoch: int
+) -> list[np.ndarray]:
+    """The training batches of an epoch: by length within windows, shuffled by seed + epoch."""
+    lengths = np.fromiter((len(ids) for ids in rows["input_ids"]), dtype=np.int64)
+    return length_bucketed_batches(
+        lengths, config["batch_size"], config["seed"] + epoch, config["bucket_window"]
+    )
+
+
+def eval_batches(rows: dict[str, np.ndarray], batch_size: int) -> list[np.ndarray]:
+    """Validation batches, sorted by length (the order does not change the metrics)."""
+    lengths = np.fromiter((len(ids) for ids in rows["input_ids"]), dtype=np.int64)
+    order = np.argsort(lengths, kind="stable")
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
 def train_loop_per_worker(config: dict[str, Any]) -> list[dict[str, float]]:
     """Fine-tune the classifier; report metrics and a checkpoint after every epoch.
 
     `config` holds the training hyperparameters (conf/base/parameters_training.yml) plus
-    `encoder_path` and `num_classes`. After a worker failure Ray Train restarts the loop, which
-    resumes from the latest checkpoint. Returns the per-epoch metric history (rank 0's becomes
+    `encoder_path` and `num_classes`. Each worker reads its shard of the training data once
+    (one worker: all of it; several: disjoint shards, Ray Data's split) and batches it by length
+    every epoch. After a worker failure Ray Train restarts the loop, which resumes from the
+    latest checkpoint. Returns the per-epoch metric history (rank 0's becomes
     `Result.return_value`).
     """
+    mark("worker: loop started")
     set_seed(config["seed"])
-    rank = ray.train.get_context().get_world_rank()
+    context = ray.train.get_context()
+    rank, world_size = context.get_world_rank(), context.get_world_size()
     progress = _progress_logger()
     transformers.logging.set_verbosity_error()  # no weight-loading report per worker
     transformers.logging.disable_progress_bar()
@@ -189,63 +296,68 @@ def train_loop_per_worker(config: dict[str, Any]) -> list[dict[str, float]]:
         config["encoder_path"], config["num_classes"], config["dropout_p"], config["pooling"]
     )
     model = ray.train.torch.prepare_model(model)
-    loss_fn = make_loss(config["loss"], config["label_smoothing"])
-    optimizer = make_optimizer(
-        config["optimizer"], model.parameters(), config["lr"], config["weight_decay"]
+    mark("worker: model ready")
+    train_rows = shard_rows(ray.train.get_dataset_shard("train"))
+    val_rows = shard_rows(ray.train.get_dataset_shard("val"))
+    mark("worker: data ready")
+    batch_size, num_epochs = config["batch_size"], config["num_epochs"]
+    steps_per_epoch = -(-len(train_rows["target"]) // batch_size)
+    loss_fn = make_loss(
+        config["loss"],
+        config["label_smoothing"],
+        class_weights(train_rows["target"], config["num_classes"], config["class_weighting"]),
     )
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer, mode="min", factor=config["lr_factor"], patience=config["lr_patience"]
+    optimizer = make_optimizer(
+        config["optimizer"], model, config["lr"], config["head_lr"], config["weight_decay"]
+    )
+    scheduler = make_scheduler(
+        optimizer, config["lr_schedule"], steps_per_epoch * num_epochs, config["warmup_ratio"]
     )
     history: list[dict[str, float]] = []
     if (checkpoint := ray.train.get_checkpoint()) is not None:
         history = _restore(checkpoint, model, optimizer, scheduler)
         progress.info("resumed from the checkpoint of epoch %d", len(history))
 
-    train_shard = ray.train.get_dataset_shard("train")
-    val_shard = ray.train.get_dataset_shard("val")
-    batch_size, num_epochs = config["batch_size"], config["num_epochs"]
-    collate_fn = DynamicPaddingCollate()
-    started = time.perf_counter()
-    for epoch in range(len(history), num_epochs):
+    started, first = time.perf_counter(), len(history)
+    for epoch in range(first, num_epochs):
         epoch_started = time.perf_counter()
         set_seed(config["seed"] + epoch)  # an epoch repeats exactly, also after a resume
-        train_batches = train_shard.iter_torch_batches(
-            batch_size=batch_size,
-            collate_fn=collate_fn,
-            local_shuffle_buffer_size=config["shuffle_buffer_size"],
-            local_shuffle_seed=config["seed"] + epoch,
-        )
         tally = ShardTally()
-        train_loss = train_step(tally.track(train_batches), model, loss_fn, optimizer)
-        val_batches = val_shard.iter_torch_batches(batch_size=batch_size, collate_fn=collate_fn)
-        val_loss, y_true, y_pred = eval_step(val_batches, model, loss_fn)
-        scheduler.step(val_loss)
+        batches = batches_of(train_rows, epoch_batches(train_rows, config, epoch))
+        train_loss = train_step(tally.track(batches), model, loss_fn, optimizer, scheduler)
+        val_loss, y_true, y_pred = eval_step(
+            batches_of(val_rows, eval_batches(val_rows, batch_size)), model, loss_fn
+        )
         metrics = {
             "epoch": epoch,
             "lr": optimizer.param_groups[0]["lr"],
             "train_loss": train_loss,
             "val_loss": val_loss,
-            "val_f1": weighted_scores(y_true, y_pred)["f1"],
+            "val_f1": weighted_f1(y_true, y_pred, config["num_classes"]),
             "epoch_s": time.perf_counter() - epoch_started,
-            "world_size": ray.train.get_context().get_world_size(),
+            "world_size": world_size,
             "train_rows": tally.rows,
             "train_digest": tally.digest,
         }
         history.append(metrics)
+        mark(f"worker: epoch {epoch + 1} trained")
         with tempfile.TemporaryDirectory() as folder:
             if rank == 0:
+                elapsed = time.perf_counter() - started
+                left = elapsed / (epoch + 1 - first) * (num_epochs - epoch - 1)
                 progress.info(
-                    "epoch %d/%d  train_loss %.4f  val_loss %.4f  val_f1 %.4f  lr %.2e  %.0f s",
+                    "epoch %d/%d  train_loss %.4f  val_loss %.4f  val_f1 %.4f  %.0f s, %.0f s left",
                     epoch + 1,
                     num_epochs,
                     train_loss,
                     val_loss,
                     metrics["val_f1"],
-                    metrics["lr"],
-                    time.perf_counter() - started,
+                    elapsed,
+                    left,
                 )
                 _save_checkpoint(Path(folder), model, optimizer, scheduler, history)
                 ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(folder))
             else:
                 ray.train.report(metrics)
+        mark(f"worker: epoch {epoch + 1} reported")
     return history

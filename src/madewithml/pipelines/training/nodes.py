@@ -15,6 +15,7 @@ from madewithml.encoder import resolve_encoder
 from madewithml.ray_training import (
     best_model,
     build_trainer,
+    fit,
     metric_history,
     remove_run,
     run_name,
@@ -51,7 +52,7 @@ def train_model(
         name=run_name("train"),
         callbacks=callbacks,
     )
-    result = trainer.fit()
+    result = fit(trainer)
     model, history = best_model(result), metric_history(result)
     best = history.loc[history["val_loss"].idxmin()]
     logger.info(
