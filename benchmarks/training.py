@@ -193,6 +193,25 @@ def _bare_setup():
     return encoder, tokenize(train), tokenize(val), class_to_index, tokenizer, dp
 
 
+def _bare_setup_frames() -> pd.DataFrame:
+    """The training projects (cleaned), as the split gives them, for the linear model."""
+    from madewithml.pipelines.data_processing import nodes  # noqa: PLC0415
+
+    dp = _parameters("data_processing")
+    raw = pd.read_csv(_data_dir() / "dataset.csv")
+    projects = nodes.resolve_duplicate_texts(
+        nodes.add_clean_text(
+            nodes.map_tags(nodes.validate_projects(raw), dp["accepted_tags"], dp["other_tag"]),
+            dp["remove_stopwords"],
+        ),
+        dp["contradictory_labels"],
+    )
+    train, _ = nodes.split_train_val(
+        projects, dp["test_size"], dp["seed"], dp["min_rows_per_class"]
+    )
+    return train
+
+
 def _rows(frame: pd.DataFrame) -> dict:
     import numpy as np  # noqa: PLC0415
 
@@ -260,8 +279,14 @@ def _parameters(pipeline: str) -> dict:
 
 
 def _value(text: str):
+    """A --set value: a number where it reads as one (1e-3 too), else YAML."""
     import yaml  # noqa: PLC0415
 
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
     return yaml.safe_load(text)
 
 
@@ -286,12 +311,39 @@ def sweep(args: argparse.Namespace) -> None:
     config = {**base, **{k: _value(v) for k, v in overrides.items()}}
     if args.train_on_val:
         train = pd.concat([train, val], ignore_index=True)
+    linear = None
+    if args.blend:
+        from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: PLC0415
+        from sklearn.linear_model import LogisticRegression  # noqa: PLC0415
+        from sklearn.pipeline import make_pipeline  # noqa: PLC0415
+
+        from madewithml.core.text import project_text  # noqa: PLC0415
+
+        texts = lambda f: project_text(f["title"], f["description"])  # noqa: E731
+        fitted = _bare_setup_frames()
+        linear = make_pipeline(
+            TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
+            LogisticRegression(C=args.blend_c, max_iter=2000),
+        ).fit(texts(fitted), fitted["tag"])
+        assert list(linear.classes_) == classes
     for seed in args.seeds:
 
         def report(epoch, model, val_loss, y_true, y_pred, seconds, seed=seed):
             tagger = Tagger(model, tokenizer, classes, settings)
             predicted = tagger.predict(holdout, threshold=0.0)["prediction"].tolist()
             unseen = tagger.predict(generalisation, threshold=0.0)["prediction"]
+            blended = {}
+            if linear is not None:
+                for name, frame in [("holdout", holdout), ("generalisation", generalisation)]:
+                    ours = tagger.predict_proba(frame)
+                    theirs = linear.predict_proba(texts(frame))
+                    for w in (0.2, 0.3, 0.4, 0.5):
+                        guess = [classes[i] for i in ((1 - w) * ours + w * theirs).argmax(axis=1)]
+                        if name == "holdout":
+                            score = weighted_scores(frame["tag"].tolist(), guess)["f1"]
+                        else:
+                            score = float((pd.Series(guess) == frame["tag"].to_numpy()).mean())
+                        blended[f"{name}_blend{w}"] = round(score, 4)
             print(
                 json.dumps(
                     {
@@ -304,6 +356,7 @@ def sweep(args: argparse.Namespace) -> None:
                         ),
                         "generalisation": round(float((unseen == generalisation["tag"]).mean()), 4),
                         "seconds": round(seconds, 1),
+                        **blended,
                         **overrides,
                     }
                 ),
@@ -365,6 +418,8 @@ def main() -> None:
     parser.add_argument("--num-epochs", type=int, dest="num_epochs")
     parser.add_argument("--set", nargs="*", default=[], help="sweep: training.<name>=<value>")
     parser.add_argument("--train-on-val", action="store_true", help="sweep: train on both")
+    parser.add_argument("--blend", action="store_true", help="sweep: blend with TF-IDF + LR")
+    parser.add_argument("--blend-c", type=float, default=10.0, dest="blend_c")
     parser.add_argument("--out")
     args = parser.parse_args()
     {"quality": quality, "waterfall": waterfall, "overhead": overhead, "sweep": sweep}[args.mode](

@@ -84,6 +84,13 @@ class Training(_Block):
     ray_train: RayTrain
 
 
+class TextModel(_Block):
+    blend_weight: Annotated[float, Field(ge=0, le=1)]
+    C: Positive
+    ngram_range: Annotated[list[PositiveInt], Field(min_length=2, max_length=2)]
+    min_df: PositiveInt
+
+
 # The hyperparameters of the train loop (what Tune may search): every training field but where
 # and how Ray runs it.
 HYPERPARAMETERS = [name for name in Training.model_fields if name != "ray_train"]
@@ -168,6 +175,7 @@ class Parameters(BaseModel):
     encoder: Encoder
     data_processing: DataProcessing
     training: Training
+    text_model: TextModel
     inference: Inference
     evaluation: Evaluation
     tuning: Tuning

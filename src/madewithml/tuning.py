@@ -22,7 +22,7 @@ from ray.tune.integration.ray_train import CHECKPOINT_PATH_KEY, TuneReportCallba
 from ray.tune.result import AUTO_RESULT_KEYS, TRAINING_ITERATION
 from ray.tune.schedulers import AsyncHyperBandScheduler
 from ray.tune.search import ConcurrencyLimiter
-from ray.tune.search.hyperopt import HyperOptSearch
+from ray.tune.search.optuna import OptunaSearch
 
 from madewithml.parameters import TUNING_METRICS
 from madewithml.ray_training import build_trainer, storage_uri
@@ -136,14 +136,17 @@ def build_tuner(
     experiment: str,
     callbacks: list | None = None,
 ) -> tune.Tuner:
-    """A `Tuner` over `run_trial`: HyperOpt (starting at the training parameters) behind a
+    """A `Tuner` over `run_trial`: Optuna's TPE (starting at the training parameters) behind a
     concurrency limit, and asynchronous HyperBand over epochs."""
     metric, mode = tuning["metric"], tuning["mode"]
     space = search_space(tuning["search_space"])
-    searcher = HyperOptSearch(
+    import optuna  # noqa: PLC0415 - only for building the sampler
+
+    searcher = OptunaSearch(
         points_to_evaluate=[initial_point(space, loop_config)],
-        n_initial_points=tuning["n_initial_points"],
-        random_state_seed=loop_config["seed"],
+        sampler=optuna.samplers.TPESampler(
+            n_startup_trials=tuning["n_initial_points"], seed=loop_config["seed"]
+        ),
     )
     scheduler = AsyncHyperBandScheduler(
         time_attr="training_iteration",

@@ -1,8 +1,10 @@
-"""The whole model as it ships: cleaning, tokenization, the classifier and the threshold rule.
+"""The whole model as it ships: cleaning, tokenization, the classifier, an optional TF-IDF text
+model blended in, and the threshold rule.
 
 A `Tagger` turns raw `title` + `description` rows into the probability of every tag and a
 prediction. Saved as a folder of plain files (no pickle): the classifier (safetensors + JSON),
-the tokenizer (`save_pretrained`) and `tagger.json` (the tags and the settings).
+the tokenizer (`save_pretrained`), the text model (arrays and JSON) and `tagger.json` (the tags
+and the settings).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import pandas as pd
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from madewithml.core.inputs import check_projects, check_texts
+from madewithml.core.linear import LinearTextModel
 from madewithml.core.model import TagClassifier
 from madewithml.core.text import project_text
 from madewithml.core.tokenization import length_sorted_batches, pad_batch, tokenize
@@ -23,6 +26,7 @@ from madewithml.core.tokenization import length_sorted_batches, pad_batch, token
 SETTINGS_FILE = "tagger.json"
 CLASSIFIER_FOLDER = "classifier"
 TOKENIZER_FOLDER = "tokenizer"
+LINEAR_FOLDER = "linear"
 PREDICTION = "prediction"
 
 
@@ -35,6 +39,7 @@ class TaggerSettings:
     other_tag: str  # data_processing.other_tag
     batch_size: int = 64  # rows per forward pass (inference.batch_size)
     stopwords: tuple[str, ...] = field(default=())  # dropped from the text; empty: none
+    blend_weight: float = 0.0  # the text model's share of the probabilities (0: none)
 
 
 def tag_columns(predictions: pd.DataFrame) -> list[str]:
@@ -58,15 +63,19 @@ class Tagger:
         tokenizer: PreTrainedTokenizerBase,
         classes: list[str],
         settings: TaggerSettings,
+        linear: LinearTextModel | None = None,
     ) -> None:
         if len(classes) != classifier.config.num_classes:
             raise ValueError(
                 f"{len(classes)} classes for a classifier with {classifier.config.num_classes}"
             )
+        if settings.blend_weight > 0 and linear is None:
+            raise ValueError("a blend weight needs the text model it blends")
         self.classifier = classifier.eval()
         self.tokenizer = tokenizer
         self.classes = list(classes)
         self.settings = settings
+        self.linear = linear
 
     def texts(self, projects: pd.DataFrame) -> pd.Series:
         """The cleaned text of each project, as in training."""
@@ -88,6 +97,11 @@ class Tagger:
         for rows in length_sorted_batches([len(x) for x in ids], self.settings.batch_size):
             input_ids, attention_mask = pad_batch([ids[i] for i in rows], pad_id)
             probabilities[rows] = self.classifier.predict_proba(input_ids, attention_mask)
+        weight = self.settings.blend_weight
+        if weight > 0:
+            probabilities = (1 - weight) * probabilities + weight * self.linear.predict_proba(
+                texts.tolist()
+            )
         return probabilities
 
     def predict(self, projects: pd.DataFrame, threshold: float | None = None) -> pd.DataFrame:
@@ -105,6 +119,8 @@ class Tagger:
         folder = Path(folder)
         self.classifier.save(folder / CLASSIFIER_FOLDER)
         self.tokenizer.save_pretrained(folder / TOKENIZER_FOLDER)
+        if self.linear is not None:
+            self.linear.save(folder / LINEAR_FOLDER)
         settings = {"classes": self.classes, "settings": asdict(self.settings)}
         (folder / SETTINGS_FILE).write_text(json.dumps(settings, indent=2))
 
@@ -115,9 +131,11 @@ class Tagger:
         saved = json.loads((folder / SETTINGS_FILE).read_text())
         settings = saved["settings"]
         settings["stopwords"] = tuple(settings.get("stopwords") or ())
+        linear = folder / LINEAR_FOLDER
         return cls(
             TagClassifier.load(folder / CLASSIFIER_FOLDER, device=device),
             AutoTokenizer.from_pretrained(folder / TOKENIZER_FOLDER),
             saved["classes"],
             TaggerSettings(**settings),
+            LinearTextModel.load(linear) if linear.is_dir() else None,
         )

@@ -9,6 +9,7 @@ import pandas as pd
 from matplotlib.figure import Figure  # plots are files: no pyplot, no backend
 from transformers import PreTrainedTokenizerBase
 
+from madewithml.core.linear import LinearTextModel
 from madewithml.core.model import TagClassifier
 from madewithml.core.tagger import Tagger, TaggerSettings
 from madewithml.encoder import resolve_encoder
@@ -22,6 +23,7 @@ from madewithml.ray_training import (
     train_loop_config,
 )
 from madewithml.stopwords import stopwords
+from madewithml.text_model import fit_text_model as fit_linear
 from madewithml.tracking import MlflowMetricsCallback
 
 logger = logging.getLogger(__name__)
@@ -67,17 +69,28 @@ def train_model(
     return model, history
 
 
+def fit_text_model(
+    train_projects: pd.DataFrame, class_to_index: dict[str, int], text_model: dict[str, Any]
+) -> LinearTextModel:
+    """TF-IDF + logistic regression on the training split's cleaned text."""
+    classes = sorted(class_to_index, key=class_to_index.get)
+    return fit_linear(train_projects["text"], train_projects["tag"], classes, text_model)
+
+
 def package_model(
     classifier: TagClassifier,
     tokenizer: PreTrainedTokenizerBase,
     class_to_index: dict[str, int],
+    linear: LinearTextModel,
     max_length: int,
     data_processing: dict[str, Any],
+    text_model: dict[str, Any],
     inference: dict[str, Any],
 ) -> Tagger:
-    """The model that ships: the classifier with its tokenizer, tags and this run's settings
-    (cleaning, `max_length`, the threshold rule), which the `tagger` dataset logs to MLflow and
-    registers."""
+    """The model that ships: the classifier with its tokenizer, tags, the text model it blends
+    (left out at `text_model.blend_weight` 0) and this run's settings (cleaning, `max_length`,
+    the threshold rule), which the `tagger` dataset logs to MLflow and registers."""
+    weight = float(text_model["blend_weight"])
     return Tagger(
         classifier,
         tokenizer,
@@ -88,7 +101,9 @@ def package_model(
             other_tag=data_processing["other_tag"],
             batch_size=inference["batch_size"],
             stopwords=stopwords(data_processing["remove_stopwords"]),
+            blend_weight=weight,
         ),
+        linear if weight > 0 else None,
     )
 
 

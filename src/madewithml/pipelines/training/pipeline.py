@@ -3,7 +3,7 @@ ships (`tagger`: saved under data/06_models, logged to MLflow and registered).""
 
 from kedro.pipeline import Pipeline, node, pipeline
 
-from .nodes import package_model, plot_training_curves, train_model
+from .nodes import fit_text_model, package_model, plot_training_curves, train_model
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -25,13 +25,21 @@ def create_pipeline(**kwargs) -> Pipeline:
                 tags=["ray"],
             ),
             node(
+                fit_text_model,
+                ["train_projects", "class_to_index", "params:text_model"],
+                "text_model",
+                name="fit_text_model",
+            ),
+            node(
                 package_model,
                 [
                     "classifier",
                     "tokenizer",
                     "class_to_index",
+                    "text_model",
                     "params:encoder.max_length",
                     "params:data_processing",
+                    "params:text_model",
                     "params:inference",
                 ],
                 "tagger",
