@@ -1,8 +1,8 @@
 """Benchmarks of the training pipeline on the real data, 2 CPU cores.
 
-waterfall  one `kedro run --pipeline=training` with a timeline (MADEWITHML_TIMELINE): where every
+waterfall  one `kedro run --pipelines=training` with a timeline (MADEWITHML_TIMELINE): where every
            second goes, from the interpreter's start to the model registered.
-quality    `kedro run --pipeline=training` once per seed (training.seed), each in a fresh copy of
+quality    `kedro run --pipelines=training` once per seed (training.seed), each in a fresh copy of
            the project: wall time (Ray start included), holdout weighted F1 of the registered
            model, and its accuracy on tests/data/generalisation.csv (hand-written projects,
            never trained on). Mean and spread over the seeds.
@@ -46,12 +46,15 @@ def _machine() -> str:
     return f"{os.cpu_count()} CPU cores, no GPU"
 
 
-def _kedro_training(project: Path, params: str, timeline: Path | None = None) -> float:
-    """Wall seconds of `kedro run --pipeline=training` in `project` (raises on failure)."""
+def _kedro_training(
+    project: Path, params: str, timeline: Path | None = None, console: Path | None = None
+) -> float:
+    """Wall seconds of `kedro run --pipelines=training` in `project` (raises on failure); the
+    run's console output is written to `console` if given."""
     env = kedro_env(project, _data_dir())
     if timeline is not None:
         env["MADEWITHML_TIMELINE"] = str(timeline)
-    command = [KEDRO, "run", "--pipeline=training"] + ([f"--params={params}"] if params else [])
+    command = [KEDRO, "run", "--pipelines=training"] + ([f"--params={params}"] if params else [])
     started = time.time()
     if timeline is not None:
         timeline.write_text(json.dumps({"event": "kedro run launched", "t": started}) + "\n")
@@ -59,6 +62,8 @@ def _kedro_training(project: Path, params: str, timeline: Path | None = None) ->
         command, cwd=project, env=env, capture_output=True, text=True, check=False
     )
     wall = time.time() - started
+    if console is not None:
+        console.write_text(result.stdout + result.stderr)
     if result.returncode:
         raise SystemExit(result.stdout[-5000:] + result.stderr[-5000:])
     if timeline is not None:
@@ -115,7 +120,7 @@ def quality(args: argparse.Namespace) -> None:
         + (f" --params {args.params}" if args.params else "")
         + f"` — {time.strftime('%Y-%m-%d')}, {_machine()}.",
         "",
-        "| training.seed | `kedro run --pipeline=training` wall (s) | epochs "
+        "| training.seed | `kedro run --pipelines=training` wall (s) | epochs "
         "| holdout weighted F1 | generalisation accuracy (48) |",
         "| ---: | ---: | ---: | ---: | ---: |",
         *[
@@ -146,7 +151,8 @@ def waterfall(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as workdir:
         project = copy_project(Path(workdir) / "project")
         timeline = Path(workdir) / "timeline.jsonl"
-        wall = _kedro_training(project, args.params, timeline)
+        console = Path(args.console) if args.console else None
+        wall = _kedro_training(project, args.params, timeline, console)
         events = [json.loads(line) for line in timeline.read_text().splitlines() if line]
     phases = _phases(events)
     lines = [
@@ -154,7 +160,7 @@ def waterfall(args: argparse.Namespace) -> None:
         "",
         "Command: `python benchmarks/training.py waterfall"
         + (f" --params {args.params}" if args.params else "")
-        + f"` — {time.strftime('%Y-%m-%d')}, {_machine()}. One `kedro run --pipeline=training`, "
+        + f"` — {time.strftime('%Y-%m-%d')}, {_machine()}. One `kedro run --pipelines=training`, "
         f"{wall:.1f} s wall; each line is a mark of `madewithml.timeline` (MADEWITHML_TIMELINE) "
         "and the time since the previous one.",
         "",
@@ -396,7 +402,7 @@ def overhead(args: argparse.Namespace) -> None:
         f"| bare PyTorch loop | {bare_epochs[0]:.1f} | {bare_steady:.1f} |",
         f"| ratio | {kedro_epochs[0] / bare_epochs[0]:.2f}× | {kedro_steady / bare_steady:.2f}× |",
         "",
-        f"The whole `kedro run --pipeline=training` for {epochs} epochs: {wall:.0f} s, of which "
+        f"The whole `kedro run --pipelines=training` for {epochs} epochs: {wall:.0f} s, of which "
         f"{sum(kedro_epochs):.0f} s in epochs (the waterfall shows the rest).",
         "",
     ]
@@ -421,6 +427,7 @@ def main() -> None:
     parser.add_argument("--blend", action="store_true", help="sweep: blend with TF-IDF + LR")
     parser.add_argument("--blend-c", type=float, default=10.0, dest="blend_c")
     parser.add_argument("--out")
+    parser.add_argument("--console", help="waterfall: write the run's console output here")
     args = parser.parse_args()
     {"quality": quality, "waterfall": waterfall, "overhead": overhead, "sweep": sweep}[args.mode](
         args

@@ -46,27 +46,37 @@ def make_raw_projects(rows_per_tag: int = 6, title: str = "Project") -> pd.DataF
 
 
 def fast_training_params(storage_path: Path, **overrides) -> dict:
-    """Training parameters for a tiny model: 3 epochs, 1 worker with 1 CPU, no retries."""
+    """Training parameters for a tiny model: 3 epochs, 1 worker with 1 CPU, no retries.
+
+    The schedule and the length bucketing are the default recipe's (linear warm-up and decay,
+    windows of batches); no class weights and no label smoothing, so a plain
+    `CrossEntropyLoss` recomputes the reported validation loss.
+    """
     params = {
         "seed": 1234,
         "num_epochs": 3,
         "batch_size": 8,
         "loss": "cross_entropy",
         "label_smoothing": 0.0,
+        "class_weighting": "none",
         "optimizer": "adamw",
         "lr": 3e-3,
+        "head_lr": 3e-3,
         "weight_decay": 0.0,
-        "lr_factor": 0.5,
-        "lr_patience": 1,
+        "lr_schedule": "linear",
+        "warmup_ratio": 0.1,
         "dropout_p": 0.1,
         "pooling": "mean",
-        "shuffle_buffer_size": 64,
+        "bucket_window": 2,
         "ray_train": {
+            # conf/base's block (so a setting added there is here too), these replaced
+            **project_parameters("training")["params:training.ray_train"],
             "scaling": {"num_workers": 1, "use_gpu": False, "resources_per_worker": {"CPU": 1}},
             "storage_path": str(storage_path),
             "checkpoints_to_keep": 1,
             "max_failures": 0,
             "keep_run_folder": True,
+            "log_level": "WARNING",
         },
     }
     return {**params, **overrides}

@@ -75,6 +75,29 @@ CASES = [
     ("tuning.search_space.lr.high", None, "needs low < high"),
     ("tuning.search_space.lr.low", 0, "needs low > 0"),
     ("training.learning_rate", 0.1, "Extra inputs are not permitted"),  # a misspelt key
+    # the ReduceLROnPlateau and Ray-shuffle settings are gone: an old local conf is refused
+    ("training.lr_factor", 0.8, "Extra inputs are not permitted"),
+    ("training.lr_patience", 3, "Extra inputs are not permitted"),
+    ("training.shuffle_buffer_size", 1024, "Extra inputs are not permitted"),
+    ("training.head_lr", 0, "greater than 0"),
+    ("training.class_weighting", "inverse", "'none' or 'balanced'"),
+    ("training.lr_schedule", "cosine", "'linear' or 'constant'"),
+    ("training.warmup_ratio", 1.0, "less than 1"),
+    ("training.warmup_ratio", -0.1, "greater than or equal to 0"),
+    ("training.bucket_window", 0, "greater than or equal to 1"),
+    ("text_model.blend_weight", 1.5, "less than or equal to 1"),
+    ("text_model.blend_weight", -0.1, "greater than or equal to 0"),
+    ("text_model.C", 0, "greater than 0"),
+    ("text_model.ngram_range", [1], "at least 2 items"),
+    ("text_model.ngram_range", [2, 1], "the smallest n-gram length comes first"),
+    ("evaluation.baseline.ngram_range", [3, 1], "the smallest n-gram length comes first"),
+    ("text_model.min_df", 0, "greater than or equal to 1"),
+    ("text_model.max_features", 100, "Extra inputs are not permitted"),
+    (
+        "tuning.search_space.lr_factor",
+        {"distribution": "uniform", "low": 0.1, "high": 0.9},
+        "Input should be 'seed', 'batch_size'",
+    ),
 ]
 
 
@@ -104,6 +127,17 @@ def test_a_bad_parameter_is_named_with_the_reason(parameters, name, value, words
         )
 
 
+def test_the_tests_fast_training_parameters_keep_to_the_contract(parameters, tmp_path):
+    # tests/factories.py's training block: the same keys as conf/base's, and valid
+    from factories import fast_training_params  # noqa: PLC0415
+
+    from madewithml.parameters import Training  # noqa: PLC0415
+
+    fast = fast_training_params(tmp_path)
+    assert set(fast) == set(parameters["training"])
+    Training.model_validate(fast)
+
+
 def test_every_bad_parameter_is_reported_at_once(parameters):
     broken = _set(_set(parameters, "training.lr", -1), "data_processing.test_size", 2)
     with pytest.raises(ParameterError, match=r"(?s)data_processing\.test_size.*training\.lr"):
@@ -119,7 +153,7 @@ def test_kedro_run_with_a_bad_parameter_stops_before_any_work(tmp_path):
     make_raw_projects(6).to_csv(data_dir / "dataset.csv", index=False)
     project = copy_project(tmp_path / "project")
     bad = "--params=training.lr=-1,training.ray_train.scaling.num_workers=0"
-    result = kedro(project, "run", "--pipeline=training", bad, data_dir=data_dir)
+    result = kedro(project, "run", "--pipelines=training", bad, data_dir=data_dir)
     assert result.returncode != 0
     output = squashed(result.stderr)
     assert squashed("training.lr: Input should be greater than 0 (got -1)") in output

@@ -26,15 +26,20 @@ def test_a_checkpoint_with_pickled_code_is_refused_and_the_code_never_runs(tmp_p
     import ray.train  # noqa: PLC0415
 
     from madewithml.core.model import TagClassifier  # noqa: PLC0415
-    from madewithml.train_loop import TRAINING_STATE_FILE, _restore  # noqa: PLC0415
+    from madewithml.train_loop import (  # noqa: PLC0415
+        TRAINING_STATE_FILE,
+        _restore,
+        make_optimizer,
+        make_scheduler,
+    )
 
     model = TagClassifier.from_encoder(str(tiny_encoder), 4, 0.1, "mean")
     folder = tmp_path / "checkpoint"
     model.save(folder)
     marker = tmp_path / "pwned"
     torch.save({"optimizer": _Payload(str(marker)), "scheduler": {}}, folder / TRAINING_STATE_FILE)
-    optimizer = torch.optim.AdamW(model.parameters())
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer)
+    optimizer = make_optimizer("adamw", model, 1e-4, 1e-3, 0.0)
+    scheduler = make_scheduler(optimizer, "linear", 10, 0.1)
     with pytest.raises(Exception, match="Weights only load failed"):
         _restore(ray.train.Checkpoint.from_directory(folder), model, optimizer, scheduler)
     assert not marker.exists()

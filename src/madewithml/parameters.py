@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -23,6 +24,18 @@ TUNING_METRICS = ("val_loss", "val_f1", "train_loss")
 Positive = Annotated[float, Field(gt=0)]
 PositiveInt = Annotated[int, Field(ge=1)]
 Seed = Annotated[int, Field(ge=0)]
+
+
+def _ordered(pair: list[int]) -> list[int]:
+    if pair[0] > pair[1]:
+        raise ValueError(f"the smallest n-gram length comes first: got {pair}")
+    return pair
+
+
+# [min_n, max_n] of scikit-learn's vectorizers: checked here, before any node runs.
+NgramRange = Annotated[
+    list[PositiveInt], Field(min_length=2, max_length=2), AfterValidator(_ordered)
+]
 
 
 class _Block(BaseModel):
@@ -63,6 +76,7 @@ class RayTrain(_Block):
     checkpoints_to_keep: PositiveInt
     max_failures: Annotated[int, Field(ge=-1)]  # -1: retry forever (Ray's convention)
     keep_run_folder: StrictBool
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
 
 class Training(_Block):
@@ -87,7 +101,7 @@ class Training(_Block):
 class TextModel(_Block):
     blend_weight: Annotated[float, Field(ge=0, le=1)]
     C: Positive
-    ngram_range: Annotated[list[PositiveInt], Field(min_length=2, max_length=2)]
+    ngram_range: NgramRange
     min_df: PositiveInt
 
 
@@ -108,7 +122,7 @@ class Inference(_Block):
 class Baseline(_Block):
     classifier: Literal["linear_svc", "logistic_regression"]
     analyzer: Literal["word", "char_wb"]
-    ngram_range: Annotated[list[PositiveInt], Field(min_length=2, max_length=2)]
+    ngram_range: NgramRange
     min_df: PositiveInt
     C: Positive
     seed: Seed

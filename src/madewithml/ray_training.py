@@ -54,19 +54,27 @@ def build_trainer(
     (metric, mode) decides which checkpoints are kept.
     """
     scaling = ray_train["scaling"]
-    datasets = {
-        "train": ray.data.from_pandas(train[MODEL_INPUT_COLUMNS]),
-        "val": ray.data.from_pandas(val[MODEL_INPUT_COLUMNS]),
-    }
+    if scaling["num_workers"] > 1:
+        # Several workers get disjoint shards of the training data through Ray Data's
+        # streaming split (a coordinator actor per dataset); each reads all of `val`.
+        datasets = {
+            "train": ray.data.from_pandas(train[MODEL_INPUT_COLUMNS]),
+            "val": ray.data.from_pandas(val[MODEL_INPUT_COLUMNS]),
+        }
+        dataset_config = ray.train.DataConfig(datasets_to_split=["train"])
+    else:
+        # One worker reads everything: the tables travel with the loop config (a few hundred
+        # KB), without starting Ray Data's executor in the worker.
+        datasets, dataset_config = None, None
+        loop_config = {
+            **loop_config,
+            "rows": {"train": train[MODEL_INPUT_COLUMNS], "val": val[MODEL_INPUT_COLUMNS]},
+        }
     return TorchTrainer(
         train_loop_per_worker,
         train_loop_config=loop_config,
         datasets=datasets,
-        # One worker reads the whole datasets directly; several get disjoint shards of the
-        # training data through Ray Data's streaming split (a coordinator actor per dataset).
-        dataset_config=ray.train.DataConfig(
-            datasets_to_split=["train"] if scaling["num_workers"] > 1 else []
-        ),
+        dataset_config=dataset_config,
         scaling_config=ray.train.ScalingConfig(
             num_workers=scaling["num_workers"],
             use_gpu=scaling["use_gpu"],
@@ -82,6 +90,9 @@ def build_trainer(
             ),
             failure_config=ray.train.FailureConfig(max_failures=ray_train["max_failures"]),
             callbacks=callbacks or [],
+            # Ray Train's own console lines (worker group start, each checkpoint and report);
+            # the loop prints one line per epoch itself.
+            logging_config=ray.train.LoggingConfig(log_level=ray_train.get("log_level", "INFO")),
         ),
     )
 

@@ -175,13 +175,21 @@ def train_step(
 def eval_step(
     batches: Iterable[dict[str, torch.Tensor]], model: nn.Module, loss_fn: nn.Module
 ) -> tuple[float, np.ndarray, np.ndarray]:
-    """One pass over the validation batches: mean loss per sample, targets and predictions."""
+    """One pass over the validation batches: the loss's mean over every sample (weighted by class
+    as the loss is, whatever the batches), targets and predictions."""
     model.eval()
-    total, count, targets, predictions = 0.0, 0, [], []
+    total, count, targets, predictions = 0.0, 0.0, [], []
+    class_weight = getattr(loss_fn, "weight", None)
     for batch in batches:
         logits = model(batch["input_ids"], batch["attention_mask"])
-        total += loss_fn(logits, batch["target"]).item() * len(batch["target"])
-        count += len(batch["target"])
+        # A class-weighted loss is a batch's sum over the sum of its rows' weights.
+        weight = (
+            float(class_weight[batch["target"]].sum())
+            if class_weight is not None
+            else len(batch["target"])
+        )
+        total += loss_fn(logits, batch["target"]).item() * weight
+        count += weight
         targets.append(batch["target"].numpy())
         predictions.append(logits.argmax(dim=-1).cpu().numpy())
     if not count:
@@ -239,6 +247,26 @@ def _progress_logger() -> logging.Logger:
     return progress
 
 
+def frame_rows(frame: Any) -> dict[str, np.ndarray]:
+    """The rows of a model-input table (`id`, `input_ids`, `target`) in the form the loop
+    batches: `input_ids` an object array of unpadded int64 arrays."""
+    ids = np.empty(len(frame), dtype=object)
+    ids[:] = [np.asarray(row, dtype=np.int64) for row in frame["input_ids"]]
+    return {
+        "id": np.asarray(frame["id"]),
+        "input_ids": ids,
+        "target": np.asarray(frame["target"]),
+    }
+
+
+def worker_rows(config: dict[str, Any], name: str) -> dict[str, np.ndarray]:
+    """This worker's rows of dataset `name`: handed over in the loop config when there is one
+    worker (`rows`), else its shard of the Ray Dataset."""
+    if "rows" in config:
+        return frame_rows(config["rows"][name])
+    return shard_rows(ray.train.get_dataset_shard(name))
+
+
 def shard_rows(shard: Any) -> dict[str, np.ndarray]:
     """This worker's rows of a Ray Dataset shard, read once into memory (`id`, `input_ids` as
     an object array of unpadded arrays, `target`): epochs then batch them here, by length."""
@@ -279,10 +307,10 @@ def train_loop_per_worker(config: dict[str, Any]) -> list[dict[str, float]]:
     """Fine-tune the classifier; report metrics and a checkpoint after every epoch.
 
     `config` holds the training hyperparameters (conf/base/parameters_training.yml) plus
-    `encoder_path` and `num_classes`. Each worker reads its shard of the training data once
-    (one worker: all of it; several: disjoint shards, Ray Data's split) and batches it by length
-    every epoch. After a worker failure Ray Train restarts the loop, which resumes from the
-    latest checkpoint. Returns the per-epoch metric history (rank 0's becomes
+    `encoder_path` and `num_classes`. Each worker reads its training rows once (one worker: the
+    tables in `config["rows"]`; several: disjoint shards of Ray Data's split) and batches them
+    by length every epoch. After a worker failure Ray Train restarts the loop, which resumes
+    from the latest checkpoint. Returns the per-epoch metric history (rank 0's becomes
     `Result.return_value`).
     """
     mark("worker: loop started")
@@ -297,8 +325,8 @@ def train_loop_per_worker(config: dict[str, Any]) -> list[dict[str, float]]:
     )
     model = ray.train.torch.prepare_model(model)
     mark("worker: model ready")
-    train_rows = shard_rows(ray.train.get_dataset_shard("train"))
-    val_rows = shard_rows(ray.train.get_dataset_shard("val"))
+    train_rows = worker_rows(config, "train")
+    val_rows = worker_rows(config, "val")
     mark("worker: data ready")
     batch_size, num_epochs = config["batch_size"], config["num_epochs"]
     steps_per_epoch = -(-len(train_rows["target"]) // batch_size)

@@ -29,7 +29,7 @@ def pad_batch(
     input_ids = torch.full((len(sequences), length), pad_id, dtype=torch.long)
     attention_mask = torch.zeros((len(sequences), length), dtype=torch.long)
     for row, ids in enumerate(sequences):
-        input_ids[row, : len(ids)] = torch.as_tensor(np.asarray(ids, dtype=np.int64))
+        input_ids[row, : len(ids)] = torch.tensor(np.asarray(ids, dtype=np.int64))  # a copy
         attention_mask[row, : len(ids)] = 1
     return input_ids, attention_mask
 

@@ -1,4 +1,4 @@
-"""`kedro run --pipeline=training` and `kedro run` end to end on a tiny model: what lands in MLflow.
+"""`kedro run --pipelines=training` and `kedro run` end to end on a tiny model: what reaches MLflow.
 
 The tiny encoder and 60 synthetic projects keep this fast; the real data and encoder are covered by
 the benchmark (benchmarks/training.py) and the evaluation tests.
@@ -165,7 +165,7 @@ def test_a_tie_with_the_baseline_is_not_promoted(trained_project, client):
 
 @pytest.fixture(scope="module")
 def evaluations(trained_project, tmp_path_factory):
-    """`kedro run --pipeline=evaluation` on its own, three times, in a copy of the project:
+    """`kedro run --pipelines=evaluation` on its own, three times, in a copy of the project:
     the latest version against a baseline too weak to tie (promoted), then the champion by its
     alias (a tie with itself: kept), then version 1 by its run (not better: kept)."""
     import shutil  # noqa: PLC0415
@@ -188,7 +188,7 @@ def evaluations(trained_project, tmp_path_factory):
         ("run", f"evaluation.model_uri=runs:/{first_run}/model,evaluation.baseline.C=1.0e-6"),
     ]:
         result = kedro(
-            project, "run", "--pipeline=evaluation", f"--params={params}", data_dir=data_dir
+            project, "run", "--pipelines=evaluation", f"--params={params}", data_dir=data_dir
         )
         assert result.returncode == 0, result.stderr[-4000:]
         report = json.loads((project / "data/08_reporting/evaluation.json").read_text())

@@ -31,6 +31,13 @@ def test_train_model_learns_and_streams_metrics_to_mlflow(
     ]
     assert history["epoch"].tolist() == [0, 1, 2]
     assert history["train_loss"].iloc[-1] < history["train_loss"].iloc[0]
+    # The linear schedule spans the whole run, stepped per batch: after epoch e's steps the
+    # encoder's rate has decayed from lr (at the end of warm-up) towards 0 (after the last).
+    steps = -(-len(train) // training_params["batch_size"])
+    total = 3 * steps
+    warmup = round(training_params["warmup_ratio"] * total)
+    expected = [training_params["lr"] * (total - steps * e) / (total - warmup) for e in (1, 2, 3)]
+    assert history["lr"].tolist() == pytest.approx(expected, abs=1e-12)
 
     for name in ["train_loss", "val_loss", "val_f1", "lr", "epoch_s", "train_rows"]:
         logged = client.get_metric_history(mlflow_run["run_id"], name)
@@ -50,10 +57,12 @@ def test_the_returned_model_is_the_best_checkpoint_not_the_last(
     """Validation labels that contradict the training labels: the better the model learns the
     training data, the worse its validation loss, so the best epoch is provably not the last.
     The node must return the best epoch's weights; Ray keeps the best and the latest
-    checkpoints."""
+    checkpoints. With balanced class weights, the loss is weighted by the training split's
+    classes (validation too)."""
     train, val, class_to_index = model_inputs
     contradicting = val.assign(target=(val["target"] + 1) % len(class_to_index))
     training_params["num_epochs"] = 4
+    training_params["class_weighting"] = "balanced"
     model, history = train_model(
         train, contradicting, class_to_index, str(tiny_encoder), training_params, {}
     )
@@ -61,14 +70,31 @@ def test_the_returned_model_is_the_best_checkpoint_not_the_last(
     assert best_epoch < len(history) - 1, history  # the precondition of this test
     assert history["val_loss"].iloc[-1] > history["val_loss"].iloc[best_epoch]
 
+    import numpy as np  # noqa: PLC0415
     import torch  # noqa: PLC0415
 
-    from madewithml.train_loop import collate, eval_step  # noqa: PLC0415
+    from madewithml.train_loop import (  # noqa: PLC0415
+        batches_of,
+        class_weights,
+        eval_batches,
+        eval_step,
+        make_loss,
+    )
 
-    batch = collate({c: contradicting[c].to_numpy() for c in ["input_ids", "target"]})
-    loss, _, _ = eval_step([batch], model, torch.nn.CrossEntropyLoss())
+    # the validation loss as the loop computes it: weighted, over its length-sorted batches
+    weights = class_weights(train["target"].to_numpy(), len(class_to_index), "balanced")
+    input_ids = np.empty(len(contradicting), dtype=object)
+    input_ids[:] = [np.asarray(ids, dtype=np.int64) for ids in contradicting["input_ids"]]
+    rows = {"input_ids": input_ids, "target": contradicting["target"].to_numpy()}
+
+    def val_loss(loss_fn) -> float:
+        batches = batches_of(rows, eval_batches(rows, training_params["batch_size"]))
+        return eval_step(batches, model, loss_fn)[0]
+
+    loss = val_loss(make_loss("cross_entropy", 0.0, weights))
     assert loss == pytest.approx(history["val_loss"].iloc[best_epoch], rel=1e-4)
     assert loss != pytest.approx(history["val_loss"].iloc[-1], rel=1e-3)
+    assert val_loss(torch.nn.CrossEntropyLoss()) != pytest.approx(loss, rel=1e-3)  # weighted
     # checkpoints_to_keep 1 (the best) + the latest, which Ray keeps for resuming
     (run,) = [p for p in (tmp_storage(training_params)).iterdir() if p.is_dir()]
     assert len([p for p in run.glob("checkpoint_*") if p.is_dir()]) == 2

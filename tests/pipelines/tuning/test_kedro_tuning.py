@@ -1,17 +1,18 @@
-"""`kedro run --pipeline=tuning` on the real data, and training with what it found."""
+"""`kedro run --pipelines=tuning` on the real data, and training with what it found."""
 
 import re
 
 import pandas as pd
 import pytest
 import yaml
+from factories import project_parameters
 from kedro_project import copy_project, kedro
 from mlflow.tracking import MlflowClient
 
 from madewithml.settings import CONFIG_LOADER_ARGS, CONFIG_LOADER_CLASS
 
 pytestmark = [pytest.mark.real_data, pytest.mark.timeout(900)]
-PARAMS_LINE = re.compile(r"kedro run --pipeline=training --params=(\S+)")
+PARAMS_LINE = re.compile(r"kedro run --pipelines?=training --params=(\S+)")
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +23,7 @@ def tuning_run(tmp_path_factory, real_data, ray_session):
     result = kedro(
         project,
         "run",
-        "--pipeline=tuning",
+        "--pipelines=tuning",
         "--params=tuning.num_runs=2,training.num_epochs=1",
         data_dir=real_data,
         env=env,
@@ -40,7 +41,8 @@ def test_tuning_writes_its_datasets_and_one_parent_run_with_a_child_per_trial(tu
     assert len(trials) == 2 and set(trials["outcome"]) == {"completed"}  # 1 epoch: none stopped
     winner = trials.loc[trials["best_val_loss"].idxmin()]
     assert best == {"training": {name: pytest.approx(winner[name]) for name in best["training"]}}
-    assert set(best["training"]) == {"dropout_p", "lr", "lr_factor", "lr_patience"}
+    searched = project_parameters("tuning")["params:tuning.search_space"]
+    assert set(best["training"]) == set(searched)
     assert (project / "data/08_reporting/tuning.png").stat().st_size > 0
 
     client = MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
@@ -64,7 +66,7 @@ def test_training_with_the_printed_params_line_uses_the_best_hyperparameters(tun
     result = kedro(
         project,
         "run",
-        "--pipeline=training",
+        "--pipelines=training",
         f"--params={line},training.num_epochs=1",
         data_dir=real_data,
         env=env,
@@ -89,4 +91,7 @@ def test_the_best_hyperparameters_file_also_works_as_local_parameters(tuning_run
         tuned.unlink()
 
     assert {name: training[name] for name in best["training"]} == best["training"]
-    assert training["num_epochs"] == 4 and training["ray_train"]["scaling"]["num_workers"] == 1
+    # the rest is conf/base's
+    base = project_parameters("training")
+    assert training["num_epochs"] == base["params:training.num_epochs"]
+    assert training["ray_train"]["scaling"] == base["params:training.ray_train"]["scaling"]

@@ -1,32 +1,37 @@
 """The tuning pipeline's pure parts: search space, outcomes, best trial, plot."""
 
 import math
+import re
 
 import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
+from factories import project_parameters
 from ray import tune
 
 from madewithml.pipelines.tuning.nodes import plot_trials, select_best_hyperparameters
 from madewithml.tuning import best_trial, initial_point, search_space, trial_outcome
 
-SEED_SPACE = {
-    "dropout_p": {"distribution": "uniform", "low": 0.3, "high": 0.9},
-    "lr": {"distribution": "loguniform", "low": 1.0e-5, "high": 5.0e-4},
-    "lr_factor": {"distribution": "uniform", "low": 0.1, "high": 0.9},
-    "lr_patience": {"distribution": "integer", "low": 1, "high": 10},
+# conf/base/parameters_tuning.yml's search space, and an integer dimension
+SPACE = {
+    "lr": {"distribution": "loguniform", "low": 2.0e-5, "high": 3.0e-4},
+    "head_lr": {"distribution": "loguniform", "low": 1.0e-4, "high": 3.0e-3},
+    "dropout_p": {"distribution": "uniform", "low": 0.1, "high": 0.6},
+    "label_smoothing": {"distribution": "uniform", "low": 0.0, "high": 0.2},
+    "bucket_window": {"distribution": "integer", "low": 1, "high": 10},
 }
-TUNING = {"metric": "val_loss", "mode": "min", "search_space": SEED_SPACE}
+TUNING = {"metric": "val_loss", "mode": "min", "search_space": SPACE}
 
 
 def make_trials() -> pd.DataFrame:
     return pd.DataFrame(
         {
             "trial": ["a", "b", "c"],
-            "dropout_p": [0.5, 0.7, 0.4],
             "lr": [1e-4, 3e-4, 2e-5],
-            "lr_factor": [0.8, 0.2, 0.5],
-            "lr_patience": [3, 7, 1],
+            "head_lr": [1e-3, 2e-3, 1e-4],
+            "dropout_p": [0.5, 0.3, 0.4],
+            "label_smoothing": [0.1, 0.05, 0.0],
+            "bucket_window": [8, 4, 1],
             "outcome": ["completed", "completed", "stopped_early"],
             "epochs": [4, 4, 1],
             "best_epoch": [3, 4, 1],
@@ -39,24 +44,36 @@ def make_trials() -> pd.DataFrame:
     )
 
 
-def test_search_space_reads_the_seeds_space():
-    space = search_space(SEED_SPACE)
+def test_search_space_reads_the_parameters_space():
+    space = search_space(SPACE)
 
-    assert set(space) == set(SEED_SPACE)
+    assert set(space) == set(SPACE)
     assert isinstance(space["dropout_p"], tune.search.sample.Float)
-    assert (space["dropout_p"].lower, space["dropout_p"].upper) == (0.3, 0.9)
-    assert isinstance(space["lr"].get_sampler(), tune.search.sample.LogUniform)
-    samples = [space["lr_patience"].sample() for _ in range(400)]
+    assert (space["dropout_p"].lower, space["dropout_p"].upper) == (0.1, 0.6)
+    for name in ["lr", "head_lr"]:
+        assert isinstance(space[name].get_sampler(), tune.search.sample.LogUniform)
+        assert (space[name].lower, space[name].upper) == (SPACE[name]["low"], SPACE[name]["high"])
+    samples = [space["bucket_window"].sample() for _ in range(400)]
     assert set(samples) == set(range(1, 11))  # both bounds included
 
 
+def test_the_projects_search_space_is_the_one_tested_here():
+    searched = project_parameters("tuning")["params:tuning.search_space"]
+    assert searched == {name: SPACE[name] for name in searched}
+    assert set(searched) == {"lr", "head_lr", "dropout_p", "label_smoothing"}
+
+
 def test_the_first_point_is_the_training_parameters():
-    training = {"dropout_p": 0.5, "lr": 1e-4, "lr_factor": 0.8, "lr_patience": 3, "seed": 1}
-    assert initial_point(search_space(SEED_SPACE), training) == {
-        "dropout_p": 0.5,
-        "lr": 1e-4,
-        "lr_factor": 0.8,
-        "lr_patience": 3,
+    training = {
+        name.removeprefix("params:training."): value
+        for name, value in project_parameters("training").items()
+    }
+    assert initial_point(search_space(SPACE), training) == {
+        "lr": training["lr"],
+        "head_lr": training["head_lr"],
+        "dropout_p": training["dropout_p"],
+        "label_smoothing": training["label_smoothing"],
+        "bucket_window": training["bucket_window"],
     }
 
 
@@ -85,13 +102,24 @@ def test_best_hyperparameters_are_a_training_block_of_the_best_trial(caplog):
     caplog.set_level("INFO")
     best, metrics = select_best_hyperparameters(make_trials(), TUNING)
 
-    assert best == {"training": {"dropout_p": 0.7, "lr": 3e-4, "lr_factor": 0.2, "lr_patience": 7}}
-    assert type(best["training"]["lr_patience"]) is int  # plain YAML, not a numpy scalar
+    assert best == {
+        "training": {
+            "lr": 3e-4,
+            "head_lr": 2e-3,
+            "dropout_p": 0.3,
+            "label_smoothing": 0.05,
+            "bucket_window": 4,
+        }
+    }
+    assert type(best["training"]["bucket_window"]) is int  # plain YAML, not a numpy scalar
+    assert type(best["training"]["lr"]) is float
     assert metrics["best_val_loss"] == [{"value": 0.30, "step": 0}]
     assert metrics["trials_stopped_early"] == [{"value": 1.0, "step": 0}]
-    assert (
-        "kedro run --pipeline=training --params=training.dropout_p=0.7,training.lr=0.0003,"
-        "training.lr_factor=0.2,training.lr_patience=7" in caplog.text
+    # --pipeline (deprecated in Kedro 1.x) or --pipelines
+    assert re.search(
+        r"kedro run --pipelines?=training --params=training\.lr=0\.0003,training\.head_lr=0\.002,"
+        r"training\.dropout_p=0\.3,training\.label_smoothing=0\.05,training\.bucket_window=4\n",
+        caplog.text,
     )
 
 
@@ -103,6 +131,6 @@ def test_plot_trials_draws_a_curve_per_trial_and_a_panel_per_hyperparameter():
 
     curves, *panels = figure.axes
     assert len(curves.lines) == 3
-    assert [axis.get_xlabel() for axis in panels] == list(SEED_SPACE)
-    assert panels[1].get_xscale() == "log"
+    assert [axis.get_xlabel() for axis in panels] == list(SPACE)
+    assert [axis.get_xscale() for axis in panels] == ["log", "log", "linear", "linear", "linear"]
     plt.close(figure)

@@ -18,10 +18,11 @@ TUNING = {
     "scheduler": {"grace_period": 1, "reduction_factor": 2},
     "trial_resources": {"cpu": 0, "memory": 64 * 2**20},
     "verbose": 0,
-    # The first trial is the training parameters (lr 3e-3, which learns); the second draws an
-    # lr so small that its first epoch is clearly worse, so the scheduler stops it there.
+    # The first trial is the training parameters (lr and head_lr 3e-3, which learn); the second
+    # draws rates so small that its first epoch is clearly worse, so the scheduler stops it there.
     "search_space": {
         "lr": {"distribution": "loguniform", "low": 1e-7, "high": 2e-7},
+        "head_lr": {"distribution": "loguniform", "low": 1e-7, "high": 2e-7},
         "dropout_p": {"distribution": "uniform", "low": 0.1, "high": 0.2},
     },
 }
@@ -55,8 +56,9 @@ def test_the_first_trial_is_the_training_parameters_and_the_scheduler_stops_the_
 
     assert len(trials) == 2
     first, second = trials.iloc[0], trials.iloc[1]
-    assert (first["lr"], first["dropout_p"]) == (training["lr"], training["dropout_p"])
-    assert 1e-7 <= second["lr"] <= 2e-7
+    searched = ["lr", "head_lr", "dropout_p"]
+    assert first[searched].tolist() == [training[name] for name in searched]
+    assert 1e-7 <= second["lr"] <= 2e-7 and 1e-7 <= second["head_lr"] <= 2e-7
     assert first["outcome"] == "completed" and first["epochs"] == 2
     assert second["outcome"] == "stopped_early" and second["epochs"] == 1
     assert history.groupby("trial").size().to_dict() == {first["trial"]: 2, second["trial"]: 1}
@@ -73,6 +75,7 @@ def test_every_trial_is_a_child_mlflow_run_with_params_metrics_and_outcome(tuned
         assert run.info.status == "FINISHED"
         assert run.data.tags["trial_status"] == trial.outcome
         assert float(run.data.params["lr"]) == pytest.approx(trial.lr)
+        assert float(run.data.params["head_lr"]) == pytest.approx(trial.head_lr)
         assert float(run.data.params["dropout_p"]) == pytest.approx(trial.dropout_p)
         logged = client.get_metric_history(run.info.run_id, "val_loss")
         epochs = history[history["trial"] == trial.trial]
@@ -85,7 +88,7 @@ def test_the_best_parameters_are_the_best_trials(tuned):
     best, metrics = select_best_hyperparameters(trials, TUNING)
 
     winner = trials.loc[trials["best_val_loss"].idxmin()]
-    assert best == {"training": {"lr": winner["lr"], "dropout_p": winner["dropout_p"]}}
+    assert best == {"training": {name: winner[name] for name in ["lr", "head_lr", "dropout_p"]}}
     assert metrics["best_val_loss"][0]["value"] == pytest.approx(winner["best_val_loss"])
     assert metrics["trials_stopped_early"][0]["value"] == 1
     logged = child_runs(parent, client)[winner["trial"]].data.params

@@ -1,0 +1,114 @@
+"""The training pipeline's nodes after the Ray job: the text model fitted on the training split,
+and the packaged `Tagger` that blends it in (run by Kedro's runner on an in-memory catalog)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from factories import make_raw_projects
+from kedro.io import DataCatalog, MemoryDataset
+from kedro.runner import SequentialRunner
+
+from madewithml.core.model import TagClassifier
+from madewithml.encoder import load_tokenizer
+from madewithml.pipelines.data_processing.nodes import add_clean_text, map_tags, split_train_val
+from madewithml.pipelines.training import create_pipeline
+from madewithml.pipelines.training.nodes import fit_text_model, package_model
+
+ACCEPTED = ["computer-vision", "mlops", "natural-language-processing"]
+# Not in alphabetical order: the classes' order is the classifier's, class_to_index's.
+CLASS_TO_INDEX = {"other": 0, "natural-language-processing": 1, "mlops": 2, "computer-vision": 3}
+TEXT_MODEL = {"blend_weight": 0.4, "C": 10.0, "ngram_range": [1, 2], "min_df": 1}
+
+
+@pytest.fixture(scope="module")
+def train_projects() -> pd.DataFrame:
+    projects = add_clean_text(map_tags(make_raw_projects(12), ACCEPTED, "other"), False)
+    train, _ = split_train_val(projects, test_size=0.25, seed=0, min_rows_per_class=5)
+    return train
+
+
+@pytest.fixture(scope="module")
+def classifier(tiny_encoder) -> TagClassifier:
+    torch.manual_seed(0)
+    return TagClassifier.from_encoder(str(tiny_encoder), len(CLASS_TO_INDEX), 0.1, "mean")
+
+
+def test_the_text_model_answers_in_the_order_of_class_to_index(train_projects):
+    linear = fit_text_model(train_projects, CLASS_TO_INDEX, TEXT_MODEL)
+
+    probabilities = linear.predict_proba(train_projects["text"].tolist())
+    assert probabilities.shape == (len(train_projects), len(CLASS_TO_INDEX))
+    # the synthetic topics are separable: each training row's most likely column is its tag's
+    tags = train_projects["tag"].map(CLASS_TO_INDEX)
+    assert probabilities.argmax(axis=1).tolist() == tags.tolist()
+
+
+def _catalog(train_projects, classifier, tiny_encoder, text_model: dict) -> DataCatalog:
+    params = {
+        "params:encoder.max_length": 32,
+        "params:data_processing": {"other_tag": "other", "remove_stopwords": False},
+        "params:inference": {"threshold": 0.0, "batch_size": 16},
+        "params:text_model": text_model,
+    }
+    datasets = {name: MemoryDataset(value) for name, value in params.items()}
+    datasets.update(
+        train_projects=MemoryDataset(train_projects),
+        class_to_index=MemoryDataset(CLASS_TO_INDEX),
+        classifier=MemoryDataset(classifier, copy_mode="assign"),
+        tokenizer=MemoryDataset(load_tokenizer(str(tiny_encoder)), copy_mode="assign"),
+        tagger=MemoryDataset(copy_mode="assign"),
+    )
+    return DataCatalog(datasets=datasets)
+
+
+def _packaged(train_projects, classifier, tiny_encoder, text_model: dict):
+    """The `tagger` of the training pipeline's text model and packaging nodes."""
+    nodes = create_pipeline().only_nodes("fit_text_model", "package_model")
+    catalog = _catalog(train_projects, classifier, tiny_encoder, text_model)
+    SequentialRunner().run(nodes, catalog)
+    return catalog.load("tagger")
+
+
+def test_the_packaged_tagger_blends_the_text_model_by_its_weight(
+    train_projects, classifier, tiny_encoder
+):
+    tagger = _packaged(train_projects, classifier, tiny_encoder, TEXT_MODEL)
+
+    assert tagger.classes == ["other", "natural-language-processing", "mlops", "computer-vision"]
+    assert tagger.settings.blend_weight == 0.4 and tagger.linear is not None
+    transformer = _packaged(
+        train_projects, classifier, tiny_encoder, {**TEXT_MODEL, "blend_weight": 0.0}
+    )
+    assert transformer.linear is None and transformer.settings.blend_weight == 0.0
+    raw = train_projects[["title", "description"]]
+    text_model = tagger.linear.predict_proba(tagger.texts(raw).tolist())
+    np.testing.assert_allclose(
+        tagger.predict_proba(raw), 0.6 * transformer.predict_proba(raw) + 0.4 * text_model
+    )
+
+
+def test_at_blend_weight_1_the_tagger_answers_as_the_text_model_on_the_training_cleaning(
+    train_projects, classifier, tiny_encoder
+):
+    # The text model was fitted on the pipeline's cleaned `text`; the shipped tagger cleans raw
+    # titles and descriptions itself. The same text on both sides: it gives back the tags.
+    tagger = _packaged(train_projects, classifier, tiny_encoder, {**TEXT_MODEL, "blend_weight": 1})
+    raw = train_projects[["title", "description"]]
+    assert tagger.texts(raw).tolist() == train_projects["text"].tolist()
+    assert tagger.predict(raw)["prediction"].tolist() == train_projects["tag"].tolist()
+
+
+def test_package_model_leaves_the_text_model_out_at_weight_0(classifier, tiny_encoder):
+    tagger = package_model(
+        classifier,
+        load_tokenizer(str(tiny_encoder)),
+        CLASS_TO_INDEX,
+        object(),  # never used
+        32,
+        {"other_tag": "other", "remove_stopwords": True},
+        {**TEXT_MODEL, "blend_weight": 0},
+        {"threshold": 0.9, "batch_size": 8},
+    )
+    assert tagger.linear is None and tagger.settings.blend_weight == 0.0
+    assert tagger.settings.threshold == 0.9 and "the" in tagger.settings.stopwords
