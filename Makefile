@@ -1,6 +1,6 @@
 # The two commands a newcomer needs:
 #   make run    set up (once) and run the default pipeline  (`kedro run`)
-#   make test   set up (once) and run the whole test suite
+#   make test   set up (once) and run the whole test suite (make test-fast: the unit tests)
 # Set-up creates .venv, installs torch first (the CPU build unless an NVIDIA GPU is present), then
 # the project in editable mode. It reruns only when pyproject.toml changes.
 
@@ -18,7 +18,7 @@ PYTEST_ARGS ?=
 export KEDRO_DISABLE_TELEMETRY ?= true
 export RAY_AUTH_MODE ?= disabled
 
-.PHONY: install run test lint format mlflow-ui viz jupyter strip-notebooks audit benchmark-data benchmark-training benchmark-tuning benchmark-serving clean
+.PHONY: install run test test-fast cluster-up cluster-down lint format mlflow-ui viz jupyter strip-notebooks audit benchmark-data benchmark-training benchmark-tuning benchmark-serving clean
 
 install: $(STAMP)
 
@@ -34,8 +34,13 @@ $(STAMP): pyproject.toml
 run: install
 	$(BIN)/kedro run
 
+# The whole suite, printing its 25 slowest tests.
 test: install
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --durations=25 $(PYTEST_ARGS)
+
+# Everyday work: the unit tests, without Ray, kedro runs, servers or the real data (< 3 min).
+test-fast: install
+	$(BIN)/python -m pytest -m "not slow" -q $(PYTEST_ARGS)
 
 audit: install
 	bash .ci/audit
@@ -74,6 +79,36 @@ benchmark-serving: install
 
 benchmark-data: install
 	$(BIN)/python benchmarks/data_processing.py
+
+# A two-node Ray cluster on this machine (a head and a second node, each its own raylet, one CPU
+# each) and an MLflow tracking server; docs/scaling-out.md. Then, in another shell:
+#   RAY_ADDRESS=127.0.0.1:$(CLUSTER_RAY_PORT) MLFLOW_TRACKING_URI=http://127.0.0.1:$(CLUSTER_MLFLOW_PORT) \
+#     kedro run -e cluster --pipelines=training
+CLUSTER_DIR ?= $(CURDIR)/.cluster
+CLUSTER_RAY_PORT ?= 6390
+CLUSTER_MLFLOW_PORT ?= 5055
+cluster-up: install
+	mkdir -p $(CLUSTER_DIR)
+	$(BIN)/ray start --head --port=$(CLUSTER_RAY_PORT) --num-cpus=1 --include-dashboard=true \
+		--dashboard-port=8266 --ray-client-server-port=10011 --disable-usage-stats
+	$(BIN)/ray start --address=127.0.0.1:$(CLUSTER_RAY_PORT) --num-cpus=1 \
+		--node-manager-port=6391 --object-manager-port=6392 --metrics-export-port=6393 \
+		--dashboard-agent-listen-port=6394 --dashboard-agent-grpc-port=6395 \
+		--runtime-env-agent-port=6396 --min-worker-port=11000 --max-worker-port=11999 \
+		--disable-usage-stats
+	PATH="$(abspath $(BIN)):$$PATH" nohup $(BIN)/mlflow server --host 127.0.0.1 \
+		--port $(CLUSTER_MLFLOW_PORT) --workers 1 \
+		--backend-store-uri sqlite:///$(CLUSTER_DIR)/mlflow.db \
+		--artifacts-destination $(CLUSTER_DIR)/artifacts > $(CLUSTER_DIR)/mlflow.log 2>&1 & \
+		echo $$! > $(CLUSTER_DIR)/mlflow.pid
+	$(BIN)/ray status --address=127.0.0.1:$(CLUSTER_RAY_PORT)
+	@echo "Ray: RAY_ADDRESS=127.0.0.1:$(CLUSTER_RAY_PORT) (dashboard http://127.0.0.1:8266)"
+	@echo "MLflow: MLFLOW_TRACKING_URI=http://127.0.0.1:$(CLUSTER_MLFLOW_PORT) (log: $(CLUSTER_DIR)/mlflow.log)"
+
+# Stops both nodes (`ray stop` stops every Ray of this machine) and the tracking server.
+cluster-down:
+	-$(BIN)/ray stop
+	-test -f $(CLUSTER_DIR)/mlflow.pid && kill $$(cat $(CLUSTER_DIR)/mlflow.pid) && rm $(CLUSTER_DIR)/mlflow.pid
 
 clean:
 	rm -rf $(VENV)

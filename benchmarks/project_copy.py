@@ -21,9 +21,10 @@ LAYERS = [
 
 
 def copy_project(workdir: Path) -> Path:
-    """conf/base, conf/logging.yml, pyproject.toml, an empty src/ and the data layers under
-    `workdir`."""
+    """conf/base, conf/cluster, conf/logging.yml, pyproject.toml, an empty src/ and the data
+    layers under `workdir`."""
     shutil.copytree(ROOT / "conf" / "base", workdir / "conf" / "base")
+    shutil.copytree(ROOT / "conf" / "cluster", workdir / "conf" / "cluster")
     shutil.copy(ROOT / "conf" / "logging.yml", workdir / "conf" / "logging.yml")
     (workdir / "conf" / "local").mkdir()
     (workdir / "src").mkdir()

@@ -71,7 +71,12 @@ def fast_training_params(storage_path: Path, **overrides) -> dict:
         "ray_train": {
             # conf/base's block (so a setting added there is here too), these replaced
             **project_parameters("training")["params:training.ray_train"],
-            "scaling": {"num_workers": 1, "use_gpu": False, "resources_per_worker": {"CPU": 1}},
+            "scaling": {
+                "num_workers": 1,
+                "use_gpu": False,
+                "resources_per_worker": {"CPU": 1},
+                "placement_strategy": "PACK",
+            },
             "storage_path": str(storage_path),
             "checkpoints_to_keep": 1,
             "max_failures": 0,

@@ -4,8 +4,10 @@ for Spark)."""
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
+from pathlib import Path
 from typing import Any
 
 from kedro.framework.hooks import hook_impl
@@ -43,17 +45,47 @@ def start_ray(config: dict[str, Any], tags: set[str]) -> str | None:
         init["address"] = address
         init.pop("num_cpus", None)
         init.pop("num_gpus", None)
+    runtime_env = init.get("runtime_env")
+    if runtime_env and runtime_env.get("py_modules"):
+        init["runtime_env"] = {**runtime_env, "py_modules": _py_modules(runtime_env["py_modules"])}
     logging_config = config.get("logging")
     if logging_config:
         init["logging_config"] = ray.LoggingConfig(**logging_config)
     mark("ray.init started")
     context = ray.init(**init)
     mark("ray.init done")
-    logger.info("Ray started (%s), dashboard: %s", address or "local", context.dashboard_url)
+    dashboard = f", dashboard http://{context.dashboard_url}" if context.dashboard_url else ""
+    logger.info("Ray %s%s", f"joined at {address}" if address else "started", dashboard)
     data_context = ray.data.DataContext.get_current()
     for name, value in (config.get("data_context") or {}).items():
         setattr(data_context, name, value)
     return JOINED if address else LOCAL
+
+
+def _datasets_need_ray(pipeline: Pipeline, catalog: Any) -> bool:
+    """Whether a dataset the pipeline reads or writes says it `requires_ray` (batch inference's
+    CSVs with ``inference.engine: ray_data``, `madewithml.ray_datasets.EngineCSVDataset`)."""
+    for name in pipeline.datasets():
+        if name.startswith("params:") or name == "parameters":
+            continue
+        try:
+            dataset = catalog.get(name)
+        except Exception:  # noqa: BLE001 - not declared (a free in-memory dataset)
+            continue
+        if getattr(dataset, "requires_ray", False):
+            return True
+    return False
+
+
+def _py_modules(entries: list[str]) -> list:
+    """`runtime_env.py_modules` with every entry that names an importable package (not a path or
+    a URI) replaced by the package itself, which Ray ships from wherever it is installed."""
+    return [
+        importlib.import_module(entry)
+        if "/" not in entry and "://" not in entry and not Path(entry).exists()
+        else entry
+        for entry in entries
+    ]
 
 
 class ParameterValidationHook:
@@ -66,7 +98,8 @@ class ParameterValidationHook:
 
 
 class RayHook:
-    """Starts Ray for pipelines with nodes tagged ``ray`` and shuts it down afterwards.
+    """Starts Ray for pipelines with nodes tagged ``ray``, or with a dataset that requires Ray
+    (`requires_ray`: batch inference on Ray Data), and shuts it down afterwards.
 
     - ``init``: keyword arguments of ``ray.init``. ``address: null`` starts a local Ray on this
       machine; ``auto``, ``ray://host:10001`` or the ``RAY_ADDRESS`` variable join a cluster
@@ -89,8 +122,11 @@ class RayHook:
         self._config = dict(context.config_loader.get("ray") or {})
 
     @hook_impl
-    def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Pipeline) -> None:
-        if not any(RAY_TAG in node.tags for node in pipeline.nodes):
+    def before_pipeline_run(
+        self, run_params: dict[str, Any], pipeline: Pipeline, catalog: Any = None
+    ) -> None:
+        tagged = any(RAY_TAG in node.tags for node in pipeline.nodes)
+        if not tagged and not (catalog is not None and _datasets_need_ray(pipeline, catalog)):
             return
         self._started = start_ray(self._config, set().union(*(n.tags for n in pipeline.nodes)))
 
@@ -152,3 +188,58 @@ class TimelineHook:
     @hook_impl
     def after_pipeline_run(self) -> None:
         mark("pipeline done")
+
+
+class RunSummaryHook:
+    """Ends a `kedro run` with a short summary: holdout F1 against the baseline, the promotion
+    decision, the MLflow run and the model, and the commands that come next."""
+
+    def __init__(self) -> None:
+        self._report: dict | None = None
+        self._run_id: str | None = None
+        self._model_uri: str | None = None
+
+    @hook_impl
+    def before_pipeline_run(self) -> None:
+        self._report, self._run_id, self._model_uri = None, None, None
+
+    @hook_impl
+    def after_node_run(self, node: Any, outputs: dict[str, Any]) -> None:
+        import mlflow  # noqa: PLC0415 - loaded by kedro-mlflow already
+
+        if (run := mlflow.active_run()) is not None:
+            self._run_id = run.info.run_id
+        if "evaluation_report" in outputs:
+            self._report = outputs["evaluation_report"]
+        if "tagger" in outputs:
+            self._model_uri = "tagger"  # read from the dataset once the run is done
+
+    @hook_impl
+    def after_pipeline_run(self, catalog: Any) -> None:
+        if self._model_uri == "tagger":
+            self._model_uri = getattr(catalog.get("tagger"), "logged_uri", None)
+        lines = run_summary(self._report, self._run_id, self._model_uri)
+        if lines:
+            logger.info("\n".join(lines))
+
+
+def run_summary(report: dict | None, run_id: str | None, model_uri: str | None) -> list[str]:
+    """The lines of a run's summary (empty when the run trained and evaluated nothing)."""
+    lines = []
+    if report is not None:
+        f1, baseline = report["overall"]["f1"], report["baseline"]["overall"]["f1"]
+        lines.append(f"holdout weighted F1 {f1:.3f} (TF-IDF baseline {baseline:.3f})")
+        promotion = report["promotion"]
+        verdict = "promoted to champion" if promotion["promote"] else "not promoted"
+        lines.append(f"{verdict}: {promotion['reason']}")
+        model_uri = model_uri or report["model"].get("model_uri")
+    if model_uri:
+        lines.append(f"model {model_uri}")
+    if not lines:
+        return []
+    if run_id:
+        lines.append(f"MLflow run {run_id}")
+    following = "kedro serve  |  kedro viz run  |  kedro mlflow ui"
+    if report is None:
+        following = "kedro run --pipelines=evaluation  |  " + following
+    return ["run summary", *(f"  {line}" for line in lines), f"  next: {following}"]

@@ -68,6 +68,7 @@ class Scaling(_Block):
     num_workers: PositiveInt
     use_gpu: StrictBool
     resources_per_worker: dict[str, Annotated[float, Field(ge=0)]] | None = None
+    placement_strategy: Literal["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"] = "PACK"
 
 
 class RayTrain(_Block):
@@ -110,13 +111,23 @@ class TextModel(_Block):
 HYPERPARAMETERS = [name for name in Training.model_fields if name != "ray_train"]
 
 
+class RayDataInference(_Block):
+    """Batch inference on Ray Data: the actor pool of `map_batches`."""
+
+    batch_size: PositiveInt
+    concurrency: PositiveInt
+    num_cpus_per_actor: Positive
+
+
 class Inference(_Block):
     batch_size: PositiveInt
     threshold: Annotated[float, Field(ge=0, le=1)]
+    ray_data: RayDataInference
     # Given only with --params, read by the catalog (conf/base/catalog.yml, runtime_params).
     input: str | None = None
     output: str | None = None
     model_uri: str | None = None
+    engine: Literal["pandas", "ray_data"] | None = None
 
 
 class Baseline(_Block):

@@ -79,6 +79,7 @@ def build_trainer(
             num_workers=scaling["num_workers"],
             use_gpu=scaling["use_gpu"],
             resources_per_worker=scaling.get("resources_per_worker"),
+            placement_strategy=scaling.get("placement_strategy", "PACK"),
         ),
         run_config=ray.train.RunConfig(
             name=name,

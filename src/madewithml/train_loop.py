@@ -303,6 +303,16 @@ def eval_batches(rows: dict[str, np.ndarray], batch_size: int) -> list[np.ndarra
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
+def count_worker_nodes(world_size: int) -> int:
+    """On how many Ray nodes the workers of this run are (every worker calls this)."""
+    node_id = ray.get_runtime_context().get_node_id()
+    if world_size == 1 or not torch.distributed.is_initialized():
+        return 1
+    node_ids: list[str | None] = [None] * world_size
+    torch.distributed.all_gather_object(node_ids, node_id)
+    return len(set(node_ids))
+
+
 def train_loop_per_worker(config: dict[str, Any]) -> list[dict[str, float]]:
     """Fine-tune the classifier; report metrics and a checkpoint after every epoch.
 
@@ -324,6 +334,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> list[dict[str, float]]:
         config["encoder_path"], config["num_classes"], config["dropout_p"], config["pooling"]
     )
     model = ray.train.torch.prepare_model(model)
+    worker_nodes = count_worker_nodes(world_size)
     mark("worker: model ready")
     train_rows = worker_rows(config, "train")
     val_rows = worker_rows(config, "val")
@@ -364,6 +375,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> list[dict[str, float]]:
             "val_f1": weighted_f1(y_true, y_pred, config["num_classes"]),
             "epoch_s": time.perf_counter() - epoch_started,
             "world_size": world_size,
+            "worker_nodes": worker_nodes,
             "train_rows": tally.rows,
             "train_digest": tally.digest,
         }

@@ -26,6 +26,7 @@ def test_train_model_learns_and_streams_metrics_to_mlflow(
         "val_f1",
         "epoch_s",
         "world_size",
+        "worker_nodes",
         "train_rows",
         "train_digest",
     ]
@@ -182,6 +183,7 @@ def test_two_data_parallel_workers_train_on_disjoint_halves(
     everything = shard_digest(train["id"].to_numpy())
     for per_worker in reports:
         assert [r["world_size"] for r in per_worker] == [2, 2]
+        assert [r["worker_nodes"] for r in per_worker] == [1, 1]  # one machine, one node
         assert [r["train_rows"] for r in per_worker] == [len(train) // 2] * 2
         assert per_worker[0]["train_digest"] != per_worker[1]["train_digest"]
         assert per_worker[0]["train_digest"] ^ per_worker[1]["train_digest"] == everything

@@ -1,0 +1,234 @@
+"""The project on a multi-node Ray cluster with an MLflow tracking server, both started here with
+the engines' own tools: Ray's multi-node test cluster (`ray.cluster_utils.Cluster`, a head and a
+second node, each with its own raylet and one CPU) and `mlflow server` (sqlite, artifacts served
+by the server). Every command is the one a person types, with `-e cluster`, `RAY_ADDRESS` and
+`MLFLOW_TRACKING_URI`; what the workers need comes from conf/cluster."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.request
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from factories import free_port, make_raw_projects
+from kedro_project import copy_project, kedro
+
+pytestmark = pytest.mark.cluster
+
+MODEL_NAME = "madewithml-tagger"
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A head node and a second node on this machine, one CPU each (Ray's own test utility)."""
+    from ray.cluster_utils import Cluster  # noqa: PLC0415
+
+    cluster = Cluster(
+        initialize_head=True,
+        head_node_args={"num_cpus": 1, "include_dashboard": True},
+    )
+    cluster.add_node(num_cpus=1)
+    cluster.wait_for_nodes()
+    yield cluster
+    cluster.shutdown()
+
+
+@pytest.fixture(scope="module")
+def tracking_server(tmp_path_factory):
+    """`mlflow server` with a sqlite store, serving the artifacts itself (a client never
+    touches the artifact folder)."""
+    folder = tmp_path_factory.mktemp("mlflow_server")
+    port = free_port()
+    log = (folder / "server.log").open("w")
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("mlflow")),
+            *["server", "--host", "127.0.0.1", "--port", str(port)],
+            *["--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}"],
+            *["--artifacts-destination", str(folder / "artifacts")],
+            *["--workers", "1"],
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    uri = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            with urllib.request.urlopen(f"{uri}/health", timeout=5):
+                break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"mlflow server did not start:\n{(folder / 'server.log').read_text()}")
+            time.sleep(0.5)
+    yield uri
+    os.killpg(process.pid, signal.SIGTERM)
+    process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def cluster_project(tmp_path_factory, tiny_encoder):
+    """A project copy with 60 synthetic projects and the tiny encoder, for `-e cluster`."""
+    root = tmp_path_factory.mktemp("cluster_project")
+    data_dir = root / "raw"
+    data_dir.mkdir()
+    make_raw_projects(12).to_csv(data_dir / "dataset.csv", index=False)
+    make_raw_projects(3, title="Holdout").to_csv(data_dir / "holdout.csv", index=False)
+    project = copy_project(root / "project")
+    (project / "conf/cluster/parameters_test.yml").write_text(
+        textwrap.dedent(
+            f"""\
+            encoder:
+              name: {tiny_encoder}
+              max_length: 32
+            training:
+              num_epochs: 2
+              batch_size: 8
+              lr: 3.0e-3
+            """
+        )
+    )
+    return project, data_dir
+
+
+def _run(project, data_dir, cluster, tracking_server, *args):
+    env = {"RAY_ADDRESS": cluster.address, "MLFLOW_TRACKING_URI": tracking_server}
+    result = kedro(project, "run", "-e", "cluster", *args, data_dir=data_dir, env=env, timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-6000:]
+    return result
+
+
+def _client(tracking_server):
+    from mlflow.tracking import MlflowClient  # noqa: PLC0415
+
+    return MlflowClient(tracking_uri=tracking_server)
+
+
+def test_training_runs_on_two_nodes_and_logs_through_the_tracking_server(
+    cluster, tracking_server, cluster_project
+):
+    import mlflow  # noqa: PLC0415
+
+    project, data_dir = cluster_project
+    _run(project, data_dir, cluster, tracking_server, "--pipelines=training")
+
+    client = _client(tracking_server)
+    experiment = client.get_experiment_by_name("madewithml")
+    (run,) = client.search_runs([experiment.experiment_id], "attributes.run_name = 'training'")
+    run_id = run.info.run_id
+    # 2 data-parallel workers, on 2 different nodes, every epoch
+    for name, expected in [("world_size", 2.0), ("worker_nodes", 2.0)]:
+        history = client.get_metric_history(run_id, name)
+        assert [m.step for m in history] == [0, 1], name
+        assert {m.value for m in history} == {expected}, name
+    for name in ["train_loss", "val_loss", "val_f1", "lr", "epoch_s"]:
+        assert [m.step for m in client.get_metric_history(run_id, name)] == [0, 1], name
+    # the model was logged through the server and registered; the version predicts
+    (version,) = client.search_model_versions(f"name='{MODEL_NAME}'")
+    assert version.run_id == run_id
+    assert version.source.startswith(("models:/", "mlflow-artifacts:", "runs:/"))
+    mlflow.set_tracking_uri(tracking_server)
+    try:
+        model = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}/{version.version}")
+    finally:
+        mlflow.set_tracking_uri(None)
+    frame = pd.DataFrame(
+        [{"title": "Segmenting cells", "description": "A U-Net for microscopy images."}]
+    )
+    prediction = model.predict(frame)["prediction"].iloc[0]
+    assert prediction in {"computer-vision", "mlops", "natural-language-processing", "other"}
+    # conf/cluster's checkpoints were written where both nodes read them: the run folder was
+    # removed after training (keep_run_folder: false), the model is in the server
+    assert not list((project / "data/06_models/ray_results").glob("train_*"))
+
+
+def test_tuning_runs_two_trials_at_once_each_a_child_run_in_the_server(
+    cluster, tracking_server, cluster_project
+):
+    project, data_dir = cluster_project
+    params = ",".join(
+        [
+            "tuning.num_runs=4",
+            "training.ray_train.scaling.num_workers=1",  # a trial: one worker on one node
+            "training.num_epochs=2",
+        ]
+    )
+    _run(project, data_dir, cluster, tracking_server, "--pipelines=tuning", f"--params={params}")
+
+    client = _client(tracking_server)
+    experiment = client.get_experiment_by_name("madewithml")
+    (parent,) = client.search_runs([experiment.experiment_id], "attributes.run_name = 'tuning'")
+    trials = client.search_runs(
+        [experiment.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'"
+    )
+    assert len(trials) == 4
+    assert all(t.data.tags.get("trial_status") for t in trials)
+    # two trials at once: some pair of trials overlapped in time
+    spans = sorted((t.info.start_time, t.info.end_time) for t in trials)
+    assert any(later[0] < earlier[1] for earlier, later in zip(spans, spans[1:], strict=False))
+
+
+def test_kedro_serve_deploys_the_service_onto_the_cluster(
+    cluster, tracking_server, cluster_project
+):
+    """`kedro serve` joins the cluster (Ray Serve, `madewithml.serving:build_app`) and answers
+    with the version the tracking server holds."""
+    import json  # noqa: PLC0415
+
+    from servers import start, stop  # noqa: PLC0415
+
+    project, data_dir = cluster_project
+    port = free_port()
+    env = {
+        **os.environ,
+        "RAY_ADDRESS": cluster.address,
+        "MLFLOW_TRACKING_URI": tracking_server,
+        "MADEWITHML_DATA_DIR": str(data_dir),
+    }
+    process = start(
+        [
+            "kedro",
+            "serve",
+            "-e",
+            "cluster",
+            "--model-uri",
+            f"models:/{MODEL_NAME}/1",
+            "--port",
+            str(port),
+        ],
+        project,
+        env,
+    )
+    try:
+        deadline = time.monotonic() + 240
+        body = json.dumps({"title": "Segmenting cells", "description": "U-Net"}).encode()
+        while True:
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/predict",
+                data=body,
+                headers={"content-type": "application/json"},
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    answer = json.load(response)
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail("kedro serve did not answer:\n" + "".join(process.lines[-60:]))
+                time.sleep(1)
+        assert answer["prediction"] in {
+            "computer-vision",
+            "mlops",
+            "natural-language-processing",
+            "other",
+        }
+    finally:
+        stop(process)
