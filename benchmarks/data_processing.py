@@ -1,6 +1,6 @@
 """Benchmark: the data_processing pipeline on dataset.csv replicated 1x and 100x.
 
-Each size runs `kedro run --pipeline=data_processing` in its own process on a throw-away copy of
+Each size runs `kedro run --pipelines=data_processing` in its own process on a throw-away copy of
 the project, and reports the wall time of the whole command (Python start and imports included),
 the pipeline's own time, and the peak resident memory of the process.
 
@@ -51,7 +51,7 @@ def run_once(raw: pd.DataFrame, times: int, workdir: Path) -> dict:
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     start = time.perf_counter()
     result = subprocess.run(
-        [KEDRO, "run", "--pipeline=data_processing"],
+        [KEDRO, "run", "--pipelines=data_processing"],
         cwd=workdir,
         env=env,
         capture_output=True,

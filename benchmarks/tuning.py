@@ -1,10 +1,10 @@
 """Benchmark of the tuning pipeline on the real data, 2 CPU cores.
 
-`kedro run --pipeline=tuning` with the default parameters in a fresh copy of the project: wall
+`kedro run --pipelines=tuning` with the default parameters in a fresh copy of the project: wall
 time of the command (Ray start and data processing included), the trials (hyperparameters,
 epochs run, outcome, best validation scores), and the best trial against the first one, which
 is the untuned training defaults. With --train-best it then runs
-`kedro run --pipeline=training` with the printed `--params` line (the seed of the training
+`kedro run --pipelines=training` with the printed `--params` line (the seed of the training
 defaults) and reports the registered model's holdout F1, like `benchmarks/training.py quality`.
 
 MADEWITHML_DATA_DIR=../shared/data/madewithml .venv/bin/python benchmarks/tuning.py --train-best
@@ -26,7 +26,7 @@ from project_copy import copy_project, kedro_env
 from training import GENERALISATION, RESULTS, _data_dir, _latest_model, scores, write_results
 
 KEDRO = str(Path(sys.executable).with_name("kedro"))
-PARAMS_LINE = re.compile(r"kedro run --pipeline=training --params=(\S+)")
+PARAMS_LINE = re.compile(r"kedro run --pipelines=training --params=(\S+)")
 
 
 def _kedro(project: Path, *args: str) -> tuple[float, str]:
@@ -55,7 +55,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as workdir:
         project = copy_project(Path(workdir))
         extra = [f"--params={args.params}"] if args.params else []
-        wall, output = _kedro(project, "--pipeline=tuning", *extra)
+        wall, output = _kedro(project, "--pipelines=tuning", *extra)
         trials = pd.read_parquet(project / "data/08_reporting/tuning_trials.parquet")
         tuning = yaml.safe_load((project / "conf/base/parameters_tuning.yml").read_text())
         training = yaml.safe_load((project / "conf/base/parameters_training.yml").read_text())
@@ -63,7 +63,7 @@ def main() -> None:
         trained = None
         if args.train_best:
             line = PARAMS_LINE.search(" ".join(output.split())).group(1)
-            train_wall, _ = _kedro(project, "--pipeline=training", f"--params={line}")
+            train_wall, _ = _kedro(project, "--pipelines=training", f"--params={line}")
             holdout = pd.read_csv(_data_dir() / "holdout.csv")
             trained = (
                 line,
@@ -80,7 +80,7 @@ def main() -> None:
         f"{f' --params {args.params}' if args.params else ''}` — {time.strftime('%Y-%m-%d')}, "
         "2 CPU cores, no GPU.",
         "",
-        f"`kedro run --pipeline=tuning`: **{wall:.0f} s** wall for {len(trials)} trials; "
+        f"`kedro run --pipelines=tuning`: **{wall:.0f} s** wall for {len(trials)} trials; "
         f"{int(trials['epochs'].sum())} of {len(trials) * num_epochs} possible epochs ran "
         f"({int((trials['outcome'] == 'stopped_early').sum())} trials stopped early by "
         "asynchronous HyperBand).",
@@ -105,7 +105,7 @@ def main() -> None:
         line, train_wall, f1 = trained
         lines += [
             "",
-            f"`kedro run --pipeline=training --params={line}`: {train_wall:.0f} s, "
+            f"`kedro run --pipelines=training --params={line}`: {train_wall:.0f} s, "
             f"holdout weighted F1 **{f1:.3f}** (the untuned defaults: see training_quality.md).",
         ]
     write_results(args.out, lines)

@@ -29,6 +29,34 @@ def real_data_dir() -> Path | None:
     return None
 
 
+# A test is `slow` (left out of `make test-fast`) when it needs Ray, a trained project, the real
+# data or a built environment, or runs a command line (`kedro`, a browser, a notebook, a server).
+SLOW_FIXTURES = {
+    "ray_session",
+    "real_data",
+    "real_default_run",
+    "tiny_trained_project",
+    "tiny_champion_project",
+    "trained_model",
+}
+SLOW_MODULES = {"tests.cluster", "tests.exploration", "tests.serving", "tests.shipping"}
+SLOW_HELPERS = {"kedro", "start", "kedro_env"}  # what test modules import to run a command
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        module = getattr(item, "module", None)
+        module_name = getattr(module, "__name__", "")
+        if (
+            SLOW_FIXTURES & set(getattr(item, "fixturenames", ()))
+            or any(module_name.startswith(prefix) for prefix in SLOW_MODULES)
+            or any(callable(getattr(module, name, None)) for name in SLOW_HELPERS)
+            or item.get_closest_marker("real_data")
+            or item.get_closest_marker("shipped_model")
+        ):
+            item.add_marker(pytest.mark.slow)
+
+
 def pytest_addoption(parser):
     parser.addoption(
         "--model-uri",
@@ -58,7 +86,7 @@ def real_default_run(tmp_path_factory, real_data, ray_session) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_trained_project(tmp_path_factory, tiny_encoder, ray_session):
-    """A project copy in which `kedro run --pipeline=training` and then `kedro run` ran on a tiny
+    """A project copy in which `kedro run --pipelines=training` and then `kedro run` ran on a tiny
     model and 60 synthetic projects: versions 1 and 2 of the registered model.
 
     Returns (project, {"training": CompletedProcess, "__default__": CompletedProcess}).
@@ -93,7 +121,7 @@ def tiny_trained_project(tmp_path_factory, tiny_encoder, ray_session):
     env = {"RAY_ADDRESS": ray_session.get_runtime_context().gcs_address}
     results = {
         name: kedro(project, "run", *args, data_dir=data_dir, env=env)
-        for name, args in [("training", ["--pipeline=training"]), ("__default__", [])]
+        for name, args in [("training", ["--pipelines=training"]), ("__default__", [])]
     }
     return project, results
 

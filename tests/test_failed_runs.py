@@ -49,7 +49,7 @@ def tiny(tmp_path, tiny_encoder):
 
 def test_a_run_failing_at_the_split_leaves_the_previous_run_s_files(tiny):
     project, raw = tiny
-    first = kedro(project, "run", "--pipeline=data_processing", data_dir=raw)
+    first = kedro(project, "run", "--pipelines=data_processing", data_dir=raw)
     assert first.returncode == 0, first.stderr[-3000:]
     before = _snapshot(project)
     assert "data/03_primary/projects.parquet" in before
@@ -57,7 +57,7 @@ def test_a_run_failing_at_the_split_leaves_the_previous_run_s_files(tiny):
     dataset = pd.read_csv(raw / "dataset.csv")
     mlops = dataset.index[dataset["tag"] == "mlops"]
     dataset.drop(index=mlops[1:]).to_csv(raw / "dataset.csv", index=False)
-    failed = kedro(project, "run", "--pipeline=data_processing", data_dir=raw)
+    failed = kedro(project, "run", "--pipelines=data_processing", data_dir=raw)
     assert failed.returncode != 0
     output = squashed(failed.stdout + failed.stderr)
     assert squashed("too few projects to split: 'mlops' has 1") in output, failed.stderr[-3000:]
@@ -126,7 +126,7 @@ def test_a_file_not_separated_by_commas_says_so(tmp_path):
     raw.mkdir()
     make_raw_projects(6).to_csv(raw / "dataset.csv", index=False, sep=";")
     project = copy_project(tmp_path / "project")
-    result = kedro(project, "run", "--pipeline=data_processing", data_dir=raw)
+    result = kedro(project, "run", "--pipelines=data_processing", data_dir=raw)
     output = squashed(result.stdout + result.stderr)
     assert result.returncode != 0
     assert squashed("it looks separated by semicolons, not commas") in output
@@ -136,7 +136,7 @@ def test_a_file_not_separated_by_commas_says_so(tmp_path):
 
 def test_a_misspelt_pipeline_lists_the_registered_ones(tmp_path):
     project = copy_project(tmp_path / "project")
-    result = kedro(project, "run", "--pipeline=trainig", data_dir=tmp_path)
+    result = kedro(project, "run", "--pipelines=trainig", data_dir=tmp_path)
     assert result.returncode != 0
     output = squashed(result.stdout + result.stderr)
     assert (
@@ -168,7 +168,7 @@ def test_bad_inference_input_is_named_in_one_line(tiny_champion_project, tmp_pat
     result = kedro(
         tiny_champion_project,
         "run",
-        "--pipeline=inference",
+        "--pipelines=inference",
         f"--params=inference.input={source},inference.output={tmp_path / 'out.csv'}",
         data_dir=tiny_champion_project,
     )

@@ -124,7 +124,7 @@ def test_a_real_kedro_run_starts_its_own_ray_and_leaves_nothing_of_it_running(
     )
     before = ray_processes()
     result = kedro(
-        project, "run", "--pipeline=training", data_dir=data_dir, env={"RAY_ADDRESS": ""}
+        project, "run", "--pipelines=training", data_dir=data_dir, env={"RAY_ADDRESS": ""}
     )
     assert result.returncode == 0, result.stderr[-4000:]
     assert "Ray started (local" in result.stderr  # the hook's own Ray, not the session's

@@ -20,7 +20,7 @@ def test_registry_lists_the_pipelines(tmp_path, real_data):
 
 def test_data_processing_writes_model_inputs_and_class_to_index(tmp_path, real_data):
     project = copy_project(tmp_path)
-    result = kedro(project, "run", "--pipeline=data_processing", data_dir=real_data)
+    result = kedro(project, "run", "--pipelines=data_processing", data_dir=real_data)
     assert result.returncode == 0, result.stdout + result.stderr
 
     train = pd.read_parquet(project / "data/05_model_input/train_model_input.parquet")
@@ -60,7 +60,7 @@ def test_broken_raw_csv_fails_naming_the_problem_and_writes_nothing(
     (bad_dir / "holdout.csv").write_bytes((real_data / "holdout.csv").read_bytes())
 
     project = copy_project(tmp_path / "project")
-    result = kedro(project, "run", "--pipeline=data_processing", data_dir=bad_dir)
+    result = kedro(project, "run", "--pipelines=data_processing", data_dir=bad_dir)
     assert result.returncode != 0
     assert squashed(expected) in squashed(result.stdout + result.stderr)
     assert written_files(project) == []
@@ -69,7 +69,7 @@ def test_broken_raw_csv_fails_naming_the_problem_and_writes_nothing(
 def test_unreadable_data_location_names_it_and_the_setting(tmp_path, real_data):
     project = copy_project(tmp_path)
     missing = tmp_path / "nowhere"
-    result = kedro(project, "run", "--pipeline=data_processing", data_dir=missing)
+    result = kedro(project, "run", "--pipelines=data_processing", data_dir=missing)
     output = squashed(result.stdout + result.stderr)
     assert result.returncode != 0
     assert squashed(f"Could not read raw data from '{missing}/dataset.csv'") in output
@@ -98,7 +98,7 @@ def test_default_run_trains_evaluates_and_reports_on_the_real_data(real_default_
 
 
 def _kill_while_a_table_is_being_written(project, env, log):
-    """Start `kedro run --pipeline=data_processing` and SIGKILL it the moment a `.writing` table
+    """Start `kedro run --pipelines=data_processing` and SIGKILL it the moment a `.writing` table
     (a save in progress) appears. Returns the files being written that are left on disk."""
     import os  # noqa: PLC0415
     import signal  # noqa: PLC0415
@@ -109,7 +109,7 @@ def _kill_while_a_table_is_being_written(project, env, log):
 
     with log.open("w") as output:
         run = subprocess.Popen(
-            [KEDRO, "run", "--pipeline=data_processing"],
+            [KEDRO, "run", "--pipelines=data_processing"],
             cwd=project,
             env=env,
             stdout=output,
@@ -163,7 +163,7 @@ def test_a_run_killed_mid_write_leaves_no_table_that_loads_as_whole_and_the_next
         if table.suffix in {".parquet", ".csv"} and not table.name.startswith("."):
             read = pd.read_parquet if table.suffix == ".parquet" else pd.read_csv
             assert len(read(table)) > 0, table  # whole, or not there at all
-    again = kedro(project, "run", "--pipeline=data_processing", data_dir=data_dir, timeout=900)
+    again = kedro(project, "run", "--pipelines=data_processing", data_dir=data_dir, timeout=900)
     assert again.returncode == 0, again.stderr[-3000:]
     assert not list((project / "data").rglob(".*.writing"))
     assert not list((project / "data").rglob(".staging-*"))

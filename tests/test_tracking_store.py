@@ -1,4 +1,4 @@
-"""An MLflow store that cannot be reached or written stops `kedro run --pipeline=training` with an
+"""An MLflow store that cannot be reached or written stops `kedro run --pipelines=training` with an
 error naming the store, before any node runs (nothing under data/, no training)."""
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def test_a_bad_tracking_store_fails_before_any_work(store, tmp_path):
         "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",  # MLflow's default retries for minutes
         "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
     }
-    result = kedro(project, "run", "--pipeline=training", data_dir=data_dir, env=env, timeout=300)
+    result = kedro(project, "run", "--pipelines=training", data_dir=data_dir, env=env, timeout=300)
     output = squashed(result.stdout + result.stderr)
     assert result.returncode != 0
     assert squashed(REASONS[store]) in output, result.stderr[-3000:]

@@ -1,7 +1,7 @@
 """`python -m madewithml` (and the `madewithml` entry point of a packaged project): Kedro's
 `run` command for this project, e.g. outside a project folder after `kedro package`::
 
-    python -m madewithml --conf-source=dist/conf-madewithml.tar.gz --pipeline=training
+    python -m madewithml --conf-source=dist/conf-madewithml.tar.gz --pipelines=training
 """
 
 import sys

@@ -60,17 +60,28 @@ def predict(
 ) -> None:
     """Print the tag of one project and the probability of every tag, as JSON."""
     import pandas as pd  # noqa: PLC0415
+    from kedro.io import DatasetError  # noqa: PLC0415
+    from mlflow.exceptions import MlflowException  # noqa: PLC0415
 
     from madewithml.answers import answers  # noqa: PLC0415
+    from madewithml.core.inputs import InvalidInputError  # noqa: PLC0415
     from madewithml.core.mlflow_model import THRESHOLD_PARAM  # noqa: PLC0415
     from madewithml.datasets import MlflowPyfuncDataset  # noqa: PLC0415
 
     _quiet()
     params, _, _ = _project(env)
-    model = MlflowPyfuncDataset(_model_uri(model_uri, params)).load()
+    uri = _model_uri(model_uri, params)
     threshold = params["inference"]["threshold"] if threshold is None else threshold
     frame = pd.DataFrame([{"title": title, "description": description}])
-    predictions = model.predict(frame, params={THRESHOLD_PARAM: threshold})
+    try:
+        model = MlflowPyfuncDataset(uri).load()
+        predictions = model.predict(frame, params={THRESHOLD_PARAM: threshold})
+    except InvalidInputError as error:  # the message names the field
+        raise click.ClickException(f"invalid input: {error}") from None
+    except (DatasetError, MlflowException, OSError) as error:  # no such model, missing files
+        cause = error.__cause__ or error
+        lines = str(cause).strip().splitlines() or [repr(cause)]
+        raise click.ClickException(f"cannot load the model {uri}: {lines[0]}") from None
     click.echo(json.dumps(answers(predictions)[0]))
 
 

@@ -366,6 +366,11 @@ class MlflowTaggerDataset(_FolderDataset):
             self._logged_uri = info.model_uri
         logger.info("model logged to MLflow as %s", self._logged_uri)
 
+    @property
+    def logged_uri(self) -> str | None:
+        """The URI this run logged (and registered) the model under, if it did."""
+        return self._logged_uri
+
     def _read(self, folder: Path) -> Any:
         return load_pyfunc_model(self._logged_uri or str(folder))
 

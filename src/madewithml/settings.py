@@ -3,10 +3,28 @@
 See https://docs.kedro.org/en/stable/configure/configuration_basics/.
 """
 
-from madewithml.config_loader import CONFIG_LOADER_ARGS, ProjectConfigLoader
-from madewithml.hooks import ParameterValidationHook, RayHook, TimelineHook, TransactionHook
+# First, before the imports below load MLflow, Ray and kedro-mlflow: the third-party notices
+# listed in madewithml/console.py stay off the console (MADEWITHML_VERBOSE=1 shows them).
+from madewithml.console import quiet
 
-HOOKS = (TimelineHook(), ParameterValidationHook(), RayHook(), TransactionHook())
+quiet()
+
+from madewithml.config_loader import CONFIG_LOADER_ARGS, ProjectConfigLoader  # noqa: E402
+from madewithml.hooks import (  # noqa: E402
+    ParameterValidationHook,
+    RayHook,
+    RunSummaryHook,
+    TimelineHook,
+    TransactionHook,
+)
+
+HOOKS = (
+    TimelineHook(),
+    ParameterValidationHook(),
+    RayHook(),
+    TransactionHook(),
+    RunSummaryHook(),
+)
 
 CONFIG_LOADER_CLASS = ProjectConfigLoader
 __all__ = ["CONFIG_LOADER_ARGS", "CONFIG_LOADER_CLASS", "HOOKS"]  # the loader's arguments

@@ -55,6 +55,8 @@ def _open(driver, url: str, pipeline: str, expected: set[str]) -> dict:
     from selenium.webdriver.common.by import By  # noqa: PLC0415
     from selenium.webdriver.support.ui import WebDriverWait  # noqa: PLC0415
 
+    # Tall enough that Kedro-Viz's zoom-to-fit leaves a pipeline legible in the screenshot.
+    driver.set_window_size(1400, 2000)
     driver.get(f"{url}/?pid={pipeline}")
 
     def drawn(driver) -> dict | bool:
@@ -70,6 +72,10 @@ def _open(driver, url: str, pipeline: str, expected: set[str]) -> dict:
     for close in driver.find_elements(By.CSS_SELECTOR, ".feature-hints__close"):
         if close.is_displayed():
             close.click()  # the first-visit feature tour covers part of the flowchart
+    # The "Kedro-Viz ... is here!" release banner covers the top right of the flowchart.
+    for dismiss in driver.find_elements(By.XPATH, "//*[normalize-space(text())='Dismiss']"):
+        if dismiss.is_displayed():
+            dismiss.click()
     return nodes
 
 

@@ -59,7 +59,7 @@ def test_batch_inference_answers_as_the_model(real_default_run, real_data, champ
     result = kedro(
         real_default_run,
         "run",
-        "--pipeline=inference",
+        "--pipelines=inference",
         f"--params=inference.input={real_data / 'holdout.csv'},inference.output={output}",
         data_dir=real_data,
     )

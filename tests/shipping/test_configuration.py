@@ -69,7 +69,7 @@ def test_an_environment_and_params_reach_the_logged_model(
         "run",
         "-e",
         "ci",
-        "--pipeline=training",
+        "--pipelines=training",
         "--params=inference.threshold=0.37",
         data_dir=raw_data,
         env=env,
@@ -81,7 +81,7 @@ def test_an_environment_and_params_reach_the_logged_model(
     local = mlflow.models.Model.load(str(project / "data/06_models/tagger"))
     assert local.signature.params.params[0].default == 0.37  # the local copy says the same
 
-    result = kedro(project, "run", "-e", "ci", "--pipeline=training", data_dir=raw_data, env=env)
+    result = kedro(project, "run", "-e", "ci", "--pipelines=training", data_dir=raw_data, env=env)
     assert result.returncode == 0, result.stderr[-4000:]
     assert _logged(tracking, "ci-tagger") == ("2", 0.55)  # the environment's own value
 
@@ -168,7 +168,7 @@ def test_the_packaged_project_runs_training_with_its_conf_source(
             "madewithml",
             f"--conf-source={conf}",
             "--env=packaged",
-            "--pipeline=training",
+            "--pipelines=training",
         ],
         cwd=workdir,
         env=run_env,

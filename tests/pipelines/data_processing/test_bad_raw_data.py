@@ -1,4 +1,4 @@
-"""Bad raw data through the real `kedro run --pipeline=data_processing`, one project copy per case:
+"""Bad raw data through the real `kedro run --pipelines=data_processing`, one project copy per case:
 each is refused with an error naming the dataset, column and rows (and nothing is written under
 data/), or handled as documented and logged."""
 
@@ -67,7 +67,7 @@ HANDLED = {
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> dict:
-    """`kedro run --pipeline=data_processing` for every case (two at a time)."""
+    """`kedro run --pipelines=data_processing` for every case (two at a time)."""
 
     def run(case: str, writer) -> tuple[Path, object]:
         root = tmp_path_factory.mktemp(case.replace(" ", "_"))
@@ -76,7 +76,7 @@ def runs(tmp_path_factory) -> dict:
         writer(data_dir / "dataset.csv")
         _raw().to_csv(data_dir / "holdout.csv", index=False)
         project = copy_project(root / "project")
-        return project, kedro(project, "run", "--pipeline=data_processing", data_dir=data_dir)
+        return project, kedro(project, "run", "--pipelines=data_processing", data_dir=data_dir)
 
     cases = {name: writer for name, (writer, _) in {**REFUSED, **HANDLED}.items()}
     with ThreadPoolExecutor(max_workers=2) as pool:

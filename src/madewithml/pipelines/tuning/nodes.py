@@ -94,7 +94,7 @@ def select_best_hyperparameters(
     params = ",".join(f"training.{name}={value}" for name, value in values.items())
     logger.info(
         "best trial %s: %s %.4f at epoch %d. Train with it:\n"
-        "  kedro run --pipeline=training --params=%s",
+        "  kedro run --pipelines=training --params=%s",
         best["trial"],
         metric,
         best[f"best_{metric}"],

@@ -1,0 +1,108 @@
+"""What the console shows: the third-party notices this project hides, in one place.
+
+Each entry below is a notice that tells the person at the console nothing they can act on
+(a library's deprecation of its own internals, a background poll that cannot succeed in a local
+Ray without the dashboard). Causes are fixed where a supported setting exists (conf/ray.yml,
+conf/logging.yml, `training.ray_train.log_level`); what remains is filtered here, never errors.
+
+`MADEWITHML_VERBOSE=1` turns every filter off, for debugging.
+
+- `quiet()` runs in the Kedro process (from settings.py, before any command's work).
+- `quiet_ray_worker()` runs in every Ray worker process of the job (conf/ray.yml's
+  `runtime_env.worker_process_setup_hook`), where Ray's background actors log.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import warnings
+from pathlib import Path
+
+VERBOSE_ENV = "MADEWITHML_VERBOSE"
+
+# (warning category name, message regex): Python warnings raised by libraries about themselves.
+WARNINGS = [
+    # OmegaConf deprecated the function Kedro and kedro-mlflow call to register resolvers.
+    ("UserWarning", r"register_new_resolver\(\) is deprecated"),
+    # kedro-mlflow's KedroPipelineModel (not this project's model) has no type hints.
+    ("UserWarning", r".*Add type hints to the `predict` method"),  # after a colour code
+    # Ray Data passes its own deprecated option to itself (in Tune and multi-worker training).
+    ("RayDeprecationWarning", r"`ExecutionOptions.exclude_resources` is deprecated"),
+]
+
+# A logger named after its module's file (`logging.getLogger(__file__)`), written `file:<module>`.
+FILE_LOGGER = "file:"
+
+# logger name -> message prefix: log records of libraries' background threads.
+LOG_RECORDS = {
+    # Ray Train's placement-group cleaner asks the state API (served by the dashboard, which a
+    # local training run does not start) once a second whether the controller is alive.
+    "ray.train.v2._internal.execution.controller.placement_group_cleaner": (
+        "Failed to query Ray Train Controller actor state"
+    ),
+    # Ray Train prints every `ray.train.report` of each worker in full (metrics and checkpoint
+    # path), from a logger its own `LoggingConfig(log_level=...)` does not reach.
+    f"{FILE_LOGGER}ray.train.v2._internal.execution.context": "Reporting training result",
+}
+
+
+def logger_name(name: str) -> str:
+    """A logger's name: `file:<module>` becomes the module's file path, found without importing
+    the module (only its top-level package)."""
+    if not name.startswith(FILE_LOGGER):
+        return name
+    top, _, rest = name.removeprefix(FILE_LOGGER).partition(".")
+    spec = importlib.util.find_spec(top)
+    if spec is None or spec.origin is None:
+        return name
+    return str(Path(spec.origin).parent.joinpath(*rest.split(".")).with_suffix(".py"))
+
+
+def verbose() -> bool:
+    """Whether the console should show everything (MADEWITHML_VERBOSE set and not 0/false)."""
+    return os.environ.get(VERBOSE_ENV, "").lower() not in ("", "0", "false", "no")
+
+
+class ThirdPartyNotices(logging.Filter):
+    """Drops the log records listed in `LOG_RECORDS`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._prefixes = {logger_name(name): prefix for name, prefix in LOG_RECORDS.items()}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        prefix = self._prefixes.get(record.name)
+        return prefix is None or not record.getMessage().startswith(prefix)
+
+
+def _filter_warnings() -> None:
+    for category_name, message in WARNINGS:
+        category = {"UserWarning": UserWarning}.get(category_name)
+        if category is None:  # a library's own class: match it by name
+            warnings.filterwarnings("ignore", message=message)
+        else:
+            warnings.filterwarnings("ignore", message=message, category=category)
+
+
+def quiet() -> None:
+    """Filter the listed warnings and log records in this process (unless verbose); turn off
+    MLflow's artifact download bars (a bar per file of a local model folder) and INFO lines."""
+    if verbose():
+        return
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    # MLflow's INFO lines (creating/upgrading the sqlite tables, "Validating input example")
+    # repeat what the run says; its warnings still show. MLflow sets its loggers' level when it
+    # is imported (from MLFLOW_LOGGING_LEVEL), which may be before or after this.
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    _filter_warnings()
+    notices = ThirdPartyNotices()
+    for name in LOG_RECORDS:
+        logging.getLogger(logger_name(name)).addFilter(notices)
+
+
+def quiet_ray_worker() -> None:
+    """`worker_process_setup_hook` of the job's Ray workers: the same filters there."""
+    quiet()
