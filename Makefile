@@ -2,7 +2,8 @@
 #   make run    set up (once) and run the default pipeline  (`kedro run`)
 #   make test   set up (once) and run the whole test suite (make test-fast: the unit tests)
 # Set-up creates .venv, installs torch first (the CPU build unless an NVIDIA GPU is present), then
-# the project in editable mode. It reruns only when pyproject.toml changes.
+# exactly requirements.lock (hashed) and the project in editable mode. It reruns only when
+# pyproject.toml or requirements.lock changes.
 
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -18,18 +19,28 @@ PYTEST_ARGS ?=
 export KEDRO_DISABLE_TELEMETRY ?= true
 export RAY_AUTH_MODE ?= disabled
 
-.PHONY: install run test test-fast cluster-up cluster-down lint format mlflow-ui viz jupyter strip-notebooks audit benchmark-data benchmark-training benchmark-tuning benchmark-serving clean
+.PHONY: install lock run test test-fast cluster-up cluster-down lint format mlflow-ui viz jupyter strip-notebooks audit benchmark-data benchmark-training benchmark-tuning benchmark-serving clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is needed, found " + sys.version' 
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "$(TORCH_PIN)" \
 		$(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX) --retries 0 --timeout 10)
-	$(BIN)/python -m pip install --quiet --editable ".[dev]"
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps --editable .
+	$(BIN)/python -m pip check
 	@touch $@
+
+# requirements.lock: every package of the project and its dev extra, pinned with hashes, torch
+# aside (installed first, for the machine: CPU or CUDA). After changing pyproject.toml's
+# dependencies, `make lock` re-resolves it (pip-tools) and `make install` installs exactly it.
+lock: install
+	$(BIN)/pip-compile --quiet --generate-hashes --extra dev --strip-extras \
+		--unsafe-package torch --no-emit-index-url --no-emit-find-links \
+		--output-file requirements.lock pyproject.toml
 
 run: install
 	$(BIN)/kedro run

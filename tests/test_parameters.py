@@ -31,7 +31,12 @@ def test_the_catalogs_runtime_parameters_are_accepted(parameters, project_root):
     names = set(re.findall(r"runtime_params:([a-z_.]+)", catalog))
     assert names
     for name in names:
-        validate_parameters(_set(parameters, name, "any/uri-or/path.csv"))
+        value = RUNTIME_SAMPLES.get(name, "any/uri-or/path.csv")
+        validate_parameters(_set(parameters, name, value))
+
+
+# Runtime parameters that are not a path or URI: a value they accept.
+RUNTIME_SAMPLES = {"inference.engine": "ray_data"}
 
 
 CASES = [
@@ -53,6 +58,11 @@ CASES = [
     ("encoder.name", "/no/such/encoder", "does not exist"),
     ("encoder.max_length", 0, "greater than or equal to 8"),
     ("inference.threshold", 1.5, "less than or equal to 1"),
+    ("inference.engine", "spark", "'pandas' or 'ray_data'"),
+    ("inference.ray_data.batch_size", 0, "greater than or equal to 1"),
+    ("inference.ray_data.concurrency", 0, "greater than or equal to 1"),
+    ("inference.ray_data.num_cpus_per_actor", 0, "greater than 0"),
+    ("inference.ray_data.actors", 2, "Extra inputs are not permitted"),
     ("evaluation.baseline.classifier", "forest", "'linear_svc' or 'logistic_regression'"),
     ("tuning.num_runs", 0, "greater than or equal to 1"),
     ("tuning.mode", "maximum", "'min' or 'max'"),
@@ -144,6 +154,7 @@ def test_every_bad_parameter_is_reported_at_once(parameters):
         validate_parameters(broken)
 
 
+@pytest.mark.slow
 def test_kedro_run_with_a_bad_parameter_stops_before_any_work(tmp_path):
     from factories import make_raw_projects  # noqa: PLC0415
     from kedro_project import copy_project, kedro, squashed, written_files  # noqa: PLC0415

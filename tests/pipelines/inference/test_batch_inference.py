@@ -1,4 +1,4 @@
-"""`kedro run --pipeline=inference`: a logged model (the champion by default) over a CSV."""
+"""`kedro run --pipelines=inference`: a logged model (the champion by default) over a CSV."""
 
 import pandas as pd
 import pytest
@@ -28,7 +28,7 @@ def batch(tiny_champion_project, tmp_path_factory):
         result = kedro(
             tiny_champion_project,
             "run",
-            "--pipeline=inference",
+            "--pipelines=inference",
             f"--params={params}",
             data_dir=folder,
         )
@@ -61,7 +61,7 @@ def test_any_model_uri_by_parameter(tiny_champion_project, batch, tmp_path):
     result = kedro(
         tiny_champion_project,
         "run",
-        "--pipeline=inference",
+        "--pipelines=inference",
         f"--params=inference.model_uri=models:/madewithml-tagger/1,"
         f"inference.input={tmp_path / 'projects.csv'},inference.output={output}",
         data_dir=tmp_path,
@@ -73,7 +73,7 @@ def test_any_model_uri_by_parameter(tiny_champion_project, batch, tmp_path):
 def test_without_a_champion_the_error_says_how_to_get_one(tmp_path):
     project = copy_project(tmp_path / "project")
     PROJECTS.to_csv(project / "data/01_raw/projects_to_predict.csv", index=False)
-    result = kedro(project, "run", "--pipeline=inference", data_dir=tmp_path)
+    result = kedro(project, "run", "--pipelines=inference", data_dir=tmp_path)
     output = squashed(result.stdout + result.stderr)
     assert result.returncode != 0
     assert (
@@ -81,3 +81,27 @@ def test_without_a_champion_the_error_says_how_to_get_one(tmp_path):
     )
     assert squashed("--params=inference.model_uri=") in output
     assert not (project / "data/07_model_output/batch_predictions.csv").exists()
+
+
+def test_the_ray_data_engine_writes_the_same_file(
+    tiny_champion_project, batch, ray_session, tmp_path
+):
+    """`--params=inference.engine=ray_data`: Ray is started (here: joined) because the catalog's
+    datasets require it; the file has the same columns, rows and predictions as in process."""
+    PROJECTS.to_csv(tmp_path / "projects.csv", index=False)
+    output = tmp_path / "out.csv"
+    result = kedro(
+        tiny_champion_project,
+        "run",
+        "--pipelines=inference",
+        f"--params=inference.input={tmp_path / 'projects.csv'},inference.output={output},"
+        "inference.engine=ray_data",
+        data_dir=tmp_path,
+        env={"RAY_ADDRESS": ray_session.get_runtime_context().gcs_address},
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    assert "Ray joined" in result.stderr  # the hook, for the datasets
+    streamed = pd.read_csv(output)
+    assert list(streamed.columns) == list(batch[None].columns)
+    assert streamed["prediction"].tolist() == batch[None]["prediction"].tolist()
+    pd.testing.assert_frame_equal(streamed[TAGS], batch[None][TAGS], atol=1e-6)
