@@ -114,15 +114,17 @@ def measure(
     if extra_params:
         params += f",{extra_params}"
     command = [sys.executable, "-c", DRIVER, "run", "--pipelines=inference", f"--params={params}"]
+    others = _other_cpu_seconds()
     started = time.time()
     process = subprocess.Popen(
         command, cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     driver = psutil.Process(process.pid)
-    tree_peak, capped, written = 0, False, None
+    driver_peak, tree_peak, capped, written = 0, 0, False, None
     while process.poll() is None:
         try:
             members = [driver, *driver.children(recursive=True)]
+            driver_peak = max(driver_peak, _rss(driver))
             tree_peak = max(tree_peak, sum(_rss(member) for member in members))
         except psutil.Error:
             pass
@@ -134,6 +136,7 @@ def measure(
         time.sleep(0.2)
     stdout, stderr = process.communicate()
     wall = time.time() - started
+    others = (_other_cpu_seconds() - others) / wall  # cores busy with others' work
     driver_kb = [line.split()[-1] for line in stderr.splitlines() if "DRIVER_MAXRSS_KB" in line]
     if not capped and process.returncode:
         raise SystemExit(f"{engine} on {rows} rows failed:\n{stdout[-3000:]}{stderr[-5000:]}")
@@ -147,10 +150,22 @@ def measure(
         "rows_per_s": round((written or 0) / wall, 1),
         "finished": not capped,
         "rows_written": written,
-        "driver_peak_mb": round(int(driver_kb[0]) / 1024) if driver_kb else None,
+        # the driver's own ru_maxrss when it exited normally, else its sampled peak
+        "driver_peak_mb": round(int(driver_kb[0]) / 1024 if driver_kb else driver_peak / 2**20),
         "tree_peak_mb": round(tree_peak / 2**20),
+        "other_load": round(max(others, 0.0), 2),
         "output": str(output),
     }
+
+
+def _other_cpu_seconds() -> float:
+    """CPU seconds the machine has spent outside this benchmark's processes: the total from
+    /proc/stat less this process's own and its finished children's (the `kedro` runs, and Ray's
+    processes they waited for). Approximate: it tells a quiet machine from a busy one."""
+    total = psutil.cpu_times()
+    busy = total.user + total.nice + total.system + total.irq + total.softirq
+    mine = psutil.Process().cpu_times()
+    return busy - (mine.user + mine.system + mine.children_user + mine.children_system)
 
 
 def _rss(process: psutil.Process) -> int:
@@ -196,18 +211,21 @@ def report(results: list[dict], args: argparse.Namespace, model: str, agreement:
         "Wall time is the whole command (Kedro, model load, Ray's start for `ray_data`, read, "
         "predict, write); rows/s = rows written / wall time. Driver peak: the `kedro` process's "
         "own peak RSS (`ru_maxrss`); with Ray: the driver and every process under it (Ray's "
-        "GCS, raylet, actors), sampled every 0.2 s.",
+        "GCS, raylet, actors), sampled every 0.2 s. A run stopped at the cap reports the rows "
+        "it had written by then (the in-process engine writes only at the end) and the "
+        "driver's sampled peak. Other load: cores busy with other processes of the machine "
+        "during the run, on average (approximate; 0 on a quiet machine).",
         "",
         "| rows | engine | finished | wall (s) | rows/s | rows written | driver peak (MB) "
-        "| driver + Ray peak (MB) |",
-        "| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: |",
+        "| driver + Ray peak (MB) | other load |",
+        "| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in results:
         lines.append(
             f"| {r['rows']:,} | {r['engine']} | {'yes' if r['finished'] else 'no (cap)'} "
             f"| {r['wall_s']} | {r['rows_per_s']} | {r['rows_written']:,} "
-            f"| {r['driver_peak_mb'] if r['driver_peak_mb'] is not None else 'n/a'} "
-            f"| {r['tree_peak_mb']} |"
+            f"| {r['driver_peak_mb']}{'' if r['finished'] else ' (sampled)'} "
+            f"| {r['tree_peak_mb']} | {r['other_load']} |"
         )
     if agreement:
         lines += ["", "Both engines on the same input:", ""]

@@ -123,6 +123,7 @@ class Inference(_Block):
     batch_size: PositiveInt
     threshold: Annotated[float, Field(ge=0, le=1)]
     ray_data: RayDataInference
+    progress_rows: Annotated[int, Field(ge=0)]
     # Given only with --params, read by the catalog (conf/base/catalog.yml, runtime_params).
     input: str | None = None
     output: str | None = None

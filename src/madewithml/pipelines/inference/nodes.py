@@ -14,6 +14,7 @@ import pandas as pd
 
 from madewithml.core.inputs import check_projects
 from madewithml.core.mlflow_model import THRESHOLD_PARAM
+from madewithml.progress import in_chunks
 
 if TYPE_CHECKING:
     import ray.data
@@ -94,6 +95,7 @@ def predict_projects(
     projects: pd.DataFrame | ray.data.Dataset,
     threshold: float,
     ray_data: dict[str, Any] | None = None,
+    progress_rows: int = 0,
 ) -> pd.DataFrame | ray.data.Dataset:
     """Predict every project with a logged pyfunc model at the given threshold.
 
@@ -101,7 +103,14 @@ def predict_projects(
     catalog's ``inference.engine: ray_data``) lazily, on Ray Data, with `ray_data`'s
     ``batch_size``, ``concurrency`` and ``num_cpus_per_actor`` (`predict_on_ray_data`). Either
     way the output has the input's columns, then the prediction and every tag's probability.
+    In process, a table longer than `progress_rows` is predicted in chunks of that many rows,
+    each logged with the time left.
     """
     if isinstance(projects, pd.DataFrame):
-        return predict_table(model, projects, threshold)
+        return in_chunks(
+            projects,
+            progress_rows,
+            lambda chunk: predict_table(model, chunk, threshold),
+            "batch inference",
+        )
     return predict_on_ray_data(model, projects, threshold, **(ray_data or {}))

@@ -26,6 +26,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "projects_to_predict",
                     "params:inference.threshold",
                     "params:inference.ray_data",
+                    "params:inference.progress_rows",
                 ],
                 "batch_predictions",
                 name="predict_projects",
