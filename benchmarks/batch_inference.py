@@ -78,6 +78,7 @@ def _train(project: Path) -> str:
         capture_output=True,
         text=True,
         check=False,
+        start_new_session=True,  # Ray's processes signal their process group: not ours
     )
     if result.returncode:
         raise SystemExit(result.stdout[-5000:] + result.stderr[-5000:])
@@ -114,18 +115,29 @@ def measure(
     if extra_params:
         params += f",{extra_params}"
     command = [sys.executable, "-c", DRIVER, "run", "--pipelines=inference", f"--params={params}"]
-    others = _other_cpu_seconds()
+    machine_busy, own = _busy_cpu_seconds(), psutil.Process().cpu_times()
     started = time.time()
     process = subprocess.Popen(
-        command, cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        command,
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # Ray's processes signal their process group: not ours
     )
     driver = psutil.Process(process.pid)
     driver_peak, tree_peak, capped, written = 0, 0, False, None
+    cpu_seen: dict[int, float] = {}  # CPU seconds of every process of the run, last sample
     while process.poll() is None:
         try:
             members = [driver, *driver.children(recursive=True)]
             driver_peak = max(driver_peak, _rss(driver))
             tree_peak = max(tree_peak, sum(_rss(member) for member in members))
+            for member in members:
+                with contextlib.suppress(psutil.Error):
+                    times = member.cpu_times()
+                    cpu_seen[member.pid] = times.user + times.system
         except psutil.Error:
             pass
         if time.time() - started > cap_s:
@@ -136,7 +148,9 @@ def measure(
         time.sleep(0.2)
     stdout, stderr = process.communicate()
     wall = time.time() - started
-    others = (_other_cpu_seconds() - others) / wall  # cores busy with others' work
+    own_now = psutil.Process().cpu_times()
+    ours = sum(cpu_seen.values()) + (own_now.user + own_now.system) - (own.user + own.system)
+    others = (_busy_cpu_seconds() - machine_busy - ours) / wall  # cores busy with others' work
     driver_kb = [line.split()[-1] for line in stderr.splitlines() if "DRIVER_MAXRSS_KB" in line]
     if not capped and process.returncode:
         raise SystemExit(f"{engine} on {rows} rows failed:\n{stdout[-3000:]}{stderr[-5000:]}")
@@ -158,14 +172,12 @@ def measure(
     }
 
 
-def _other_cpu_seconds() -> float:
-    """CPU seconds the machine has spent outside this benchmark's processes: the total from
-    /proc/stat less this process's own and its finished children's (the `kedro` runs, and Ray's
-    processes they waited for). Approximate: it tells a quiet machine from a busy one."""
+def _busy_cpu_seconds() -> float:
+    """CPU seconds the whole machine has been busy (/proc/stat). Less the run's own (every
+    process of the run, sampled every 0.2 s), it says how busy other work kept the machine:
+    approximate, it tells a quiet machine from a busy one."""
     total = psutil.cpu_times()
-    busy = total.user + total.nice + total.system + total.irq + total.softirq
-    mine = psutil.Process().cpu_times()
-    return busy - (mine.user + mine.system + mine.children_user + mine.children_system)
+    return total.user + total.nice + total.system + total.irq + total.softirq
 
 
 def _rss(process: psutil.Process) -> int:
@@ -245,34 +257,63 @@ def main() -> None:
         default="",
         help="inference.ray_data overrides, e.g. batch_size=512,concurrency=2",
     )
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        help="keep the project copy, its model and each finished measurement here; run again "
+        "with the same folder to go on where a stopped benchmark left off (default: a "
+        "temporary folder, deleted)",
+    )
     parser.add_argument("--output", type=Path, default=RESULTS / "batch_inference.md")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="batch_inference_") as workdir:
-        project = copy_project(Path(workdir) / "project")
-        env = kedro_env(project, _data_dir())
-        env["RAY_ADDRESS"] = ""  # each Ray Data run starts (and stops) its own Ray
-        if args.model_uri:
-            model_uri = args.model_uri
-            env["MLFLOW_TRACKING_URI"] = args.tracking_uri or env["MLFLOW_TRACKING_URI"]
-        else:
-            model_uri = _train(project)
-        extra = ",".join(f"inference.ray_data.{kv}" for kv in args.ray_data.split(",") if kv)
-        results, agreement = [], {}
-        for times in args.times:
-            source = Path(workdir) / f"holdout_x{times}.csv"
-            rows = replicated_holdout(times, source)
-            runs = {}
-            for engine in args.engines:
+    if args.workdir:
+        args.workdir.mkdir(parents=True, exist_ok=True)
+        run(args, args.workdir.resolve())
+    else:
+        with tempfile.TemporaryDirectory(prefix="batch_inference_") as workdir:
+            run(args, Path(workdir))
+
+
+def run(args: argparse.Namespace, workdir: Path) -> None:
+    """Train (once per workdir), then every measurement not already in workdir/results.jsonl."""
+    project = workdir / "project"
+    if not project.exists():
+        copy_project(project)
+    env = kedro_env(project, _data_dir())
+    env["RAY_ADDRESS"] = ""  # each Ray Data run starts (and stops) its own Ray
+    if args.model_uri:
+        model_uri = args.model_uri
+        env["MLFLOW_TRACKING_URI"] = args.tracking_uri or env["MLFLOW_TRACKING_URI"]
+    elif (workdir / "trained").is_file():
+        model_uri = (workdir / "trained").read_text()
+    else:
+        model_uri = _train(project)
+        (workdir / "trained").write_text(model_uri)
+    extra = ",".join(f"inference.ray_data.{kv}" for kv in args.ray_data.split(",") if kv)
+    log = workdir / "results.jsonl"
+    done = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    results, agreement = [], {}
+    for times in args.times:
+        source = workdir / f"holdout_x{times}.csv"
+        rows = replicated_holdout(times, source)
+        runs = {}
+        for engine in args.engines:
+            previous = [r for r in done if r["engine"] == engine and r["rows"] == rows]
+            if previous:
+                result = previous[-1]
+            else:
                 print(f"{engine} on {rows:,} rows ...", flush=True)
                 result = measure(project, engine, source, rows, model_uri, env, args.cap_s, extra)
-                print(json.dumps(result), flush=True)
-                results.append(result)
-                if result["finished"]:
-                    runs[engine] = Path(result["output"])
-            if len(runs) == 2:
-                agreement[rows] = same_predictions(*runs.values())
-        args.ray_data = args.ray_data or "conf/base/parameters_inference.yml (inference.ray_data)"
-        text = report(results, args, model_uri, agreement)
+                with log.open("a") as file:
+                    file.write(json.dumps(result) + "\n")
+            print(json.dumps(result), flush=True)
+            results.append(result)
+            if result["finished"]:
+                runs[engine] = Path(result["output"])
+        if len(runs) == 2:
+            agreement[rows] = same_predictions(*runs.values())
+    args.ray_data = args.ray_data or "conf/base/parameters_inference.yml (inference.ray_data)"
+    text = report(results, args, model_uri, agreement)
     args.output.write_text(text)
     print(text)
 
