@@ -153,7 +153,10 @@ def measure(
     others = (_busy_cpu_seconds() - machine_busy - ours) / wall  # cores busy with others' work
     driver_kb = [line.split()[-1] for line in stderr.splitlines() if "DRIVER_MAXRSS_KB" in line]
     if not capped and process.returncode:
-        raise SystemExit(f"{engine} on {rows} rows failed:\n{stdout[-3000:]}{stderr[-5000:]}")
+        raise SystemExit(
+            f"{engine} on {rows} rows failed (exit status {process.returncode}):\n"
+            f"{stdout[-3000:]}{stderr[-5000:]}"
+        )
     if not capped:
         written = len(pd.read_csv(output, usecols=["id"]))
         assert written == rows, (written, rows)

@@ -92,7 +92,7 @@ def test_an_unknown_environment_is_named_before_any_work(tmp_path, raw_data):
     assert result.returncode != 0
     output = result.stdout + result.stderr
     assert "configuration environment 'nonexistent' does not exist" in output
-    assert "(environments: base, local)" in output
+    assert "(environments: base, cluster, local)" in output
     assert written_files(project) == []
     assert not (project / "mlflow.db").exists()
 
