@@ -101,11 +101,11 @@ CLUSTER_MLFLOW_PORT ?= 5055
 cluster-up: install
 	mkdir -p $(CLUSTER_DIR)
 	$(BIN)/ray start --head --port=$(CLUSTER_RAY_PORT) --num-cpus=1 --include-dashboard=true \
-		--dashboard-port=8266 --ray-client-server-port=10011 --disable-usage-stats
+		--dashboard-port=8266 --disable-usage-stats
 	$(BIN)/ray start --address=127.0.0.1:$(CLUSTER_RAY_PORT) --num-cpus=1 \
 		--node-manager-port=6391 --object-manager-port=6392 --metrics-export-port=6393 \
 		--dashboard-agent-listen-port=6394 --dashboard-agent-grpc-port=6395 \
-		--runtime-env-agent-port=6396 --min-worker-port=11000 --max-worker-port=11999 \
+		--runtime-env-agent-port=6396 --min-worker-port=20000 --max-worker-port=20999 \
 		--disable-usage-stats
 	PATH="$(abspath $(BIN)):$$PATH" nohup $(BIN)/mlflow server --host 127.0.0.1 \
 		--port $(CLUSTER_MLFLOW_PORT) --workers 1 \
