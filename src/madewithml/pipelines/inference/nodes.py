@@ -17,7 +17,9 @@ from madewithml.core.mlflow_model import THRESHOLD_PARAM
 from madewithml.progress import in_chunks
 
 if TYPE_CHECKING:
-    import ray.data
+    from ray.data import Dataset as RayDataset
+else:  # Ray only for the Ray Data engine; Kedro resolves the hints of a node's function
+    RayDataset = Any
 
 INPUT_NAME = "projects_to_predict"  # how input errors name the table
 
@@ -68,16 +70,16 @@ def check_actor_pool(concurrency: int, num_cpus_per_actor: float, cluster_cpus: 
 
 def predict_on_ray_data(
     model: Any,
-    projects: ray.data.Dataset,
+    projects: RayDataset,
     threshold: float,
     batch_size: int,
     concurrency: int,
     num_cpus_per_actor: float,
-) -> ray.data.Dataset:
+) -> RayDataset:
     """The predictions of `predict_table` as a lazy `ray.data.Dataset`: the projects cut into
     blocks of `batch_size` rows, each predicted by one of `concurrency` actors. Nothing runs
     until the dataset is consumed (the catalog's save streams it to a file)."""
-    import ray  # noqa: PLC0415 - only on this engine
+    import ray.data  # noqa: PLC0415 - only on this engine
 
     check_actor_pool(concurrency, num_cpus_per_actor, ray.cluster_resources().get("CPU", 0))
     return projects.repartition(target_num_rows_per_block=batch_size).map_batches(
@@ -85,21 +87,21 @@ def predict_on_ray_data(
         fn_constructor_kwargs={"model": ray.put(model), "threshold": threshold},
         batch_size=batch_size,
         batch_format="pandas",
-        concurrency=concurrency,
+        compute=ray.data.ActorPoolStrategy(size=concurrency),
         num_cpus=num_cpus_per_actor,
     )
 
 
 def predict_projects(
     model: Any,
-    projects: pd.DataFrame | ray.data.Dataset,
+    projects: pd.DataFrame | RayDataset,
     threshold: float,
     ray_data: dict[str, Any] | None = None,
     progress_rows: int = 0,
-) -> pd.DataFrame | ray.data.Dataset:
+) -> pd.DataFrame | RayDataset:
     """Predict every project with a logged pyfunc model at the given threshold.
 
-    A DataFrame is predicted here, in one call (`predict_table`); a `ray.data.Dataset` (the
+    A DataFrame is predicted here (`predict_table`); a `ray.data.Dataset` (the
     catalog's ``inference.engine: ray_data``) lazily, on Ray Data, with `ray_data`'s
     ``batch_size``, ``concurrency`` and ``num_cpus_per_actor`` (`predict_on_ray_data`). Either
     way the output has the input's columns, then the prediction and every tag's probability.
