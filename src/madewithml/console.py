@@ -7,7 +7,9 @@ conf/logging.yml, `training.ray_train.log_level`); what remains is filtered here
 
 `MADEWITHML_VERBOSE=1` turns every filter off, for debugging.
 
-- `quiet()` runs in the Kedro process (from settings.py, before any command's work).
+- `quiet()` runs in the Kedro process: first when Kedro's CLI loads this project's CLI hooks
+  (`madewithml.cli_hooks`, before it imports any plugin's commands), then from settings.py (for
+  a session started without the CLI: Jupyter, the service, a packaged run).
 - `quiet_ray_worker()` runs in every Ray worker process of the job (conf/ray.yml's
   `runtime_env.worker_process_setup_hook`), where Ray's background actors log.
 """
@@ -17,8 +19,11 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import re
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 VERBOSE_ENV = "MADEWITHML_VERBOSE"
 
@@ -26,7 +31,8 @@ VERBOSE_ENV = "MADEWITHML_VERBOSE"
 WARNINGS = [
     # OmegaConf deprecated the function Kedro and kedro-mlflow call to register resolvers.
     ("UserWarning", r"register_new_resolver\(\) is deprecated"),
-    # kedro-mlflow's KedroPipelineModel (not this project's model) has no type hints.
+    # kedro-mlflow's KedroPipelineModel (not this project's model) has no type hints; MLflow
+    # warns when the class is defined, as Kedro's CLI imports kedro-mlflow's commands.
     ("UserWarning", r".*Add type hints to the `predict` method"),  # after a colour code
     # Ray Data passes its own deprecated option to itself (in Tune and multi-worker training).
     ("RayDeprecationWarning", r"`ExecutionOptions.exclude_resources` is deprecated"),
@@ -77,6 +83,15 @@ class ThirdPartyNotices(logging.Filter):
         return prefix is None or not record.getMessage().startswith(prefix)
 
 
+def listed(message: Warning | str, category: type[Warning]) -> bool:
+    """Whether a warning is one of `WARNINGS` (matched as `warnings.filterwarnings` matches)."""
+    names = {klass.__name__ for klass in category.__mro__}
+    return any(
+        name in names and re.match(pattern, str(message), re.IGNORECASE)
+        for name, pattern in WARNINGS
+    )
+
+
 def _filter_warnings() -> None:
     for category_name, message in WARNINGS:
         category = {"UserWarning": UserWarning}.get(category_name)
@@ -84,6 +99,19 @@ def _filter_warnings() -> None:
             warnings.filterwarnings("ignore", message=message)
         else:
             warnings.filterwarnings("ignore", message=message, category=category)
+    # A library may force its own filter around its warning (MLflow wraps the check that warns
+    # about type hints in `simplefilter("once")`): what reaches the display is checked too.
+    if not getattr(warnings.showwarning, "drops_listed", False):
+        warnings.showwarning = _without_listed(warnings.showwarning)
+
+
+def _without_listed(showwarning: Callable[..., None]) -> Callable[..., None]:
+    def show(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+        if not listed(message, category):
+            showwarning(message, category, *args, **kwargs)
+
+    show.drops_listed = True  # type: ignore[attr-defined]
+    return show
 
 
 def quiet() -> None:
@@ -97,10 +125,12 @@ def quiet() -> None:
     # is imported (from MLFLOW_LOGGING_LEVEL), which may be before or after this.
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     logging.getLogger("mlflow").setLevel(logging.WARNING)
-    _filter_warnings()
+    _filter_warnings()  # idempotent: an equal filter replaces the one before
     notices = ThirdPartyNotices()
     for name in LOG_RECORDS:
-        logging.getLogger(logger_name(name)).addFilter(notices)
+        logger = logging.getLogger(logger_name(name))
+        if not any(isinstance(each, ThirdPartyNotices) for each in logger.filters):
+            logger.addFilter(notices)
 
 
 def quiet_ray_worker() -> None:
