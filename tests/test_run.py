@@ -6,6 +6,7 @@ import json
 
 import pandas as pd
 import pytest
+from factories import project_parameters
 from kedro_project import copy_project, kedro, squashed, written_files
 
 pytestmark = pytest.mark.real_data
@@ -94,7 +95,8 @@ def test_default_run_trains_evaluates_and_reports_on_the_real_data(real_default_
     assert report["promotion"]["promote"] is better
     assert report["promotion"]["current_champion"] is None
     history = pd.read_csv(real_default_run / "data/08_reporting/training_history.csv")
-    assert len(history) == 4  # the default num_epochs
+    epochs = project_parameters("training")["params:training.num_epochs"]
+    assert len(history) == epochs  # one row per epoch of conf/base
 
 
 def _kill_while_a_table_is_being_written(project, env, log):
