@@ -19,7 +19,7 @@ PYTEST_ARGS ?=
 export KEDRO_DISABLE_TELEMETRY ?= true
 export RAY_AUTH_MODE ?= disabled
 
-.PHONY: install lock run test test-fast cluster-up cluster-down lint format mlflow-ui viz jupyter strip-notebooks audit benchmark-data benchmark-training benchmark-tuning benchmark-serving clean
+.PHONY: install lock run test test-fast cluster-up cluster-down lint format mlflow-ui viz jupyter strip-notebooks audit benchmark-data benchmark-training benchmark-tuning benchmark-serving benchmark-batch-inference clean
 
 install: $(STAMP)
 
@@ -90,6 +90,9 @@ benchmark-serving: install
 
 benchmark-data: install
 	$(BIN)/python benchmarks/data_processing.py
+
+benchmark-batch-inference: install
+	$(BIN)/python benchmarks/batch_inference.py
 
 # A two-node Ray cluster on this machine (a head and a second node, each its own raylet, one CPU
 # each) and an MLflow tracking server; docs/scaling-out.md. Then, in another shell:

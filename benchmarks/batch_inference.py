@@ -250,7 +250,7 @@ def report(results: list[dict], args: argparse.Namespace, model: str, agreement:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--times", type=int, nargs="+", default=[100, 1000])
+    parser.add_argument("--times", type=int, nargs="+", default=[1, 100, 1000])
     parser.add_argument("--engines", nargs="+", default=list(ENGINES), choices=ENGINES)
     parser.add_argument("--cap-s", type=float, default=360.0, help="stop a run after this")
     parser.add_argument("--model-uri", help="a logged model instead of training one")
