@@ -73,6 +73,7 @@ def main() -> None:
 
     num_epochs = training["training"]["num_epochs"]
     default, best = trials.iloc[0], trials.loc[trials["best_val_loss"].idxmin()]
+    stopped = int((trials["outcome"] == "stopped_early").sum())
     lines = [
         "# tuning benchmark: a default tuning run on the real data",
         "",
@@ -82,8 +83,7 @@ def main() -> None:
         "",
         f"`kedro run --pipelines=tuning`: **{wall:.0f} s** wall for {len(trials)} trials; "
         f"{int(trials['epochs'].sum())} of {len(trials) * num_epochs} possible epochs ran "
-        f"({int((trials['outcome'] == 'stopped_early').sum())} trials stopped early by "
-        "asynchronous HyperBand).",
+        f"({stopped} trial{'' if stopped == 1 else 's'} stopped early by asynchronous HyperBand).",
         "",
         "| trial | " + " | ".join(searched) + " | outcome | epochs | best val_loss | val F1 |",
         "| --- | " + " | ".join("---:" for _ in searched) + " | --- | ---: | ---: | ---: |",
