@@ -13,6 +13,7 @@ MADEWITHML_DATA_DIR=../shared/data/madewithml .venv/bin/python benchmarks/tuning
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import subprocess
 import sys
@@ -29,20 +30,83 @@ KEDRO = str(Path(sys.executable).with_name("kedro"))
 PARAMS_LINE = re.compile(r"kedro run --pipelines=training --params=(\S+)")
 
 
-def _kedro(project: Path, *args: str) -> tuple[float, str]:
+def _kedro(project: Path, *args: str, timeline: Path | None = None) -> tuple[float, str]:
+    env = kedro_env(project, _data_dir())
+    if timeline is not None:  # madewithml.timeline: the driver, the trials and their workers
+        env["MADEWITHML_TIMELINE"] = str(timeline)
+        timeline.write_text(json.dumps({"event": "kedro run launched", "t": time.time()}) + "\n")
     started = time.perf_counter()
     result = subprocess.run(
-        [KEDRO, "run", *args],
-        cwd=project,
-        env=kedro_env(project, _data_dir()),
-        capture_output=True,
-        text=True,
-        check=False,
+        [KEDRO, "run", *args], cwd=project, env=env, capture_output=True, text=True, check=False
     )
     wall = time.perf_counter() - started
     if result.returncode:
         raise SystemExit(result.stdout[-5000:] + result.stderr[-5000:])
+    if timeline is not None:
+        with timeline.open("a") as file:
+            file.write(json.dumps({"event": "kedro run exited", "t": time.time()}) + "\n")
     return wall, result.stdout + result.stderr
+
+
+TRIAL_STARTED = re.compile(r"trial (\S+) started")
+EPOCH_REPORTED = re.compile(r"worker: epoch \d+ reported")
+# (phase, the event that ends it) within a trial, in order; a trial stopped by the scheduler
+# ends at its last report (its worker is stopped).
+TRIAL_PHASES = [
+    ("trainer built", "ray train fit started"),
+    ("Ray Train worker group up, loop entered", "worker: loop started"),
+    ("model and data ready", "worker: data ready"),
+]
+
+
+def waterfall(events: list[dict]) -> list[str]:
+    """Where the tuning run's seconds went: before the first trial, each trial's phases (trial
+    start to its last event), and the gaps between trials (Tune ending one trial and starting
+    the next), from the run's timeline. The rows add up to the wall time."""
+    events = sorted(events, key=lambda event: event["t"])
+    starts = [i for i, event in enumerate(events) if TRIAL_STARTED.fullmatch(event["event"])]
+    rows = [
+        (
+            "before the first trial (Kedro, ray.init, data, Tune)",
+            events[starts[0]]["t"] - events[0]["t"],
+        )
+    ]
+    for number, (first, end) in enumerate(
+        zip(starts, [*starts[1:], len(events) - 1], strict=True), 1
+    ):
+        trial = events[first:end]
+        at = {event["event"]: event["t"] for event in trial}
+        previous = trial[0]["t"]
+        for phase, event in TRIAL_PHASES:
+            if event in at:
+                rows.append((f"trial {number}: {phase}", at[event] - previous))
+                previous = at[event]
+        reports = [e["t"] for e in trial if EPOCH_REPORTED.fullmatch(e["event"])]
+        if reports:
+            rows.append(
+                (
+                    f"trial {number}: {len(reports)} epoch(s), to the last report",
+                    reports[-1] - previous,
+                )
+            )
+            previous = reports[-1]
+        if "ray train fit returned" in at:
+            rows.append(
+                (f"trial {number}: Ray Train teardown", at["ray train fit returned"] - previous)
+            )
+            previous = at["ray train fit returned"]
+        following = (
+            "after the last trial (results, MLflow, exit)"
+            if end == len(events) - 1
+            else f"between trial {number} and {number + 1} (Tune)"
+        )
+        rows.append((following, events[end]["t"] - previous))
+    return [
+        "| phase | seconds |",
+        "| --- | ---: |",
+        *[f"| {phase} | {seconds:.1f} |" for phase, seconds in rows],
+        f"| **total** | **{sum(seconds for _, seconds in rows):.1f}** |",
+    ]
 
 
 def main() -> None:
@@ -55,7 +119,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as workdir:
         project = copy_project(Path(workdir))
         extra = [f"--params={args.params}"] if args.params else []
-        wall, output = _kedro(project, "--pipelines=tuning", *extra)
+        timeline = Path(workdir) / "timeline.jsonl"
+        wall, output = _kedro(project, "--pipelines=tuning", *extra, timeline=timeline)
+        events = [json.loads(line) for line in timeline.read_text().splitlines() if line]
         trials = pd.read_parquet(project / "data/08_reporting/tuning_trials.parquet")
         tuning = yaml.safe_load((project / "conf/base/parameters_tuning.yml").read_text())
         training = yaml.safe_load((project / "conf/base/parameters_training.yml").read_text())
@@ -108,6 +174,13 @@ def main() -> None:
             f"`kedro run --pipelines=training --params={line}`: {train_wall:.0f} s, "
             f"holdout weighted F1 **{f1:.3f}** (the untuned defaults: see training_quality.md).",
         ]
+    lines += [
+        "",
+        "Where the time went (marks of `madewithml.timeline` in the driver, each trial and its "
+        "Ray Train worker):",
+        "",
+        *waterfall(events),
+    ]
     write_results(args.out, lines)
 
 

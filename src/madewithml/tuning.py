@@ -25,7 +25,8 @@ from ray.tune.search import ConcurrencyLimiter
 from ray.tune.search.optuna import OptunaSearch
 
 from madewithml.parameters import TUNING_METRICS
-from madewithml.ray_training import build_trainer, storage_uri
+from madewithml.ray_training import build_trainer, fit, storage_uri
+from madewithml.timeline import mark
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +76,7 @@ def run_trial(
 ) -> None:
     """One Tune trial: a Ray Train run of the train loop with the trial's hyperparameters."""
     trial_id = tune.get_context().get_trial_id()
+    mark(f"trial {trial_id} started")
     trainer = build_trainer(
         train,
         val,
@@ -84,7 +86,7 @@ def run_trial(
         callbacks=[TuneReportCallback()],
         score=score,
     )
-    trainer.fit()
+    fit(trainer)
 
 
 class TrialMlflowCallback(MLflowLoggerCallback):
