@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-from factories import PROJECT_ROOT, make_raw_projects
+from factories import PROJECT_ROOT, make_raw_projects, write_raw_data
 from kedro.framework.startup import bootstrap_project
 
 # Where CI and the tests look for the real CSVs; MADEWITHML_DATA_DIR wins when it is a folder.
@@ -96,10 +96,7 @@ def tiny_trained_project(tmp_path_factory, tiny_encoder, ray_session):
     from kedro_project import copy_project, kedro  # noqa: PLC0415
 
     root = tmp_path_factory.mktemp("training_project")
-    data_dir = root / "raw"
-    data_dir.mkdir()
-    make_raw_projects(12).to_csv(data_dir / "dataset.csv", index=False)
-    make_raw_projects(3, title="Holdout").to_csv(data_dir / "holdout.csv", index=False)
+    data_dir = write_raw_data(root / "raw")
     project = copy_project(root / "project")
     (project / "conf/local/parameters_test.yml").write_text(
         textwrap.dedent(

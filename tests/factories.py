@@ -45,6 +45,15 @@ def make_raw_projects(rows_per_tag: int = 6, title: str = "Project") -> pd.DataF
     return pd.DataFrame(rows)
 
 
+def write_raw_data(folder: Path) -> Path:
+    """`folder` holding a synthetic `dataset.csv` (60 projects) and `holdout.csv` (15 others),
+    as MADEWITHML_DATA_DIR expects: a tiny project's raw data."""
+    folder.mkdir(parents=True, exist_ok=True)
+    make_raw_projects(12).to_csv(folder / "dataset.csv", index=False)
+    make_raw_projects(3, title="Holdout").to_csv(folder / "holdout.csv", index=False)
+    return folder
+
+
 def fast_training_params(storage_path: Path, **overrides) -> dict:
     """Training parameters for a tiny model: 3 epochs, 1 worker with 1 CPU, no retries.
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from factories import make_raw_projects
+from factories import make_raw_projects, write_raw_data
 from kedro_project import copy_project, kedro, squashed, written_files
 
 pytestmark = pytest.mark.timeout(900)
@@ -27,10 +27,7 @@ def _snapshot(project: Path) -> dict[str, str]:
 @pytest.fixture
 def tiny(tmp_path, tiny_encoder):
     """A project copy on the tiny encoder and 60 synthetic projects: (project, raw folder)."""
-    raw = tmp_path / "raw"
-    raw.mkdir()
-    make_raw_projects(12).to_csv(raw / "dataset.csv", index=False)
-    make_raw_projects(3, title="Holdout").to_csv(raw / "holdout.csv", index=False)
+    raw = write_raw_data(tmp_path / "raw")
     project = copy_project(tmp_path / "project")
     (project / "conf/local/parameters_test.yml").write_text(
         textwrap.dedent(

@@ -70,14 +70,10 @@ def test_a_run_in_a_long_lived_process_leaves_no_mlflow_run_active(tmp_path):
     import subprocess  # noqa: PLC0415
     import sys  # noqa: PLC0415
 
-    from factories import make_raw_projects  # noqa: PLC0415
-    from kedro_project import copy_project  # noqa: PLC0415
-    from project_copy import kedro_env  # noqa: PLC0415
+    from factories import write_raw_data  # noqa: PLC0415
+    from project_copy import copy_project, kedro_env  # noqa: PLC0415
 
-    data_dir = tmp_path / "raw"
-    data_dir.mkdir()
-    make_raw_projects(12).to_csv(data_dir / "dataset.csv", index=False)
-    make_raw_projects(3, title="Holdout").to_csv(data_dir / "holdout.csv", index=False)
+    data_dir = write_raw_data(tmp_path / "raw")
     project = copy_project(tmp_path / "project")
     result = subprocess.run(
         [sys.executable, "-c", SESSION_IN_A_NOTEBOOK],

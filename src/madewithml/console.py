@@ -84,7 +84,9 @@ class ThirdPartyNotices(logging.Filter):
 
 
 def listed(message: Warning | str, category: type[Warning]) -> bool:
-    """Whether a warning is one of `WARNINGS` (matched as `warnings.filterwarnings` matches)."""
+    """Whether a warning is one of `WARNINGS`: its message matches the pattern from the start
+    (case-insensitive, as `warnings.filterwarnings` does) and its class is, or derives from,
+    the one named."""
     names = {klass.__name__ for klass in category.__mro__}
     return any(
         name in names and re.match(pattern, str(message), re.IGNORECASE)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from factories import free_port, make_raw_projects
+from factories import free_port, write_raw_data
 from kedro_project import copy_project, kedro
 
 pytestmark = pytest.mark.cluster
@@ -78,10 +78,7 @@ def tracking_server(tmp_path_factory):
 def cluster_project(tmp_path_factory, tiny_encoder):
     """A project copy with 60 synthetic projects and the tiny encoder, for `-e cluster`."""
     root = tmp_path_factory.mktemp("cluster_project")
-    data_dir = root / "raw"
-    data_dir.mkdir()
-    make_raw_projects(12).to_csv(data_dir / "dataset.csv", index=False)
-    make_raw_projects(3, title="Holdout").to_csv(data_dir / "holdout.csv", index=False)
+    data_dir = write_raw_data(root / "raw")
     project = copy_project(root / "project")
     (project / "conf/cluster/parameters_test.yml").write_text(
         textwrap.dedent(
