@@ -40,7 +40,8 @@ SLOW_FIXTURES = {
     "trained_model",
 }
 SLOW_MODULES = {"tests.cluster", "tests.exploration", "tests.serving", "tests.shipping"}
-SLOW_HELPERS = {"kedro", "start", "kedro_env"}  # what test modules import to run a command
+# What test modules import to run a command.
+SLOW_HELPERS = {"kedro", "kedro_in_terminal", "start", "kedro_env"}
 
 
 def pytest_collection_modifyitems(config, items):

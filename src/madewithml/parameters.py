@@ -78,6 +78,7 @@ class RayTrain(_Block):
     max_failures: Annotated[int, Field(ge=-1)]  # -1: retry forever (Ray's convention)
     keep_run_folder: StrictBool
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+    progress_bar: Literal["auto"] | StrictBool
 
 
 class Training(_Block):

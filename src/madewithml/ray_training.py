@@ -17,6 +17,7 @@ from ray.train.torch import TorchTrainer
 
 from madewithml.core.model import TagClassifier
 from madewithml.parameters import HYPERPARAMETERS
+from madewithml.progress import show_progress_bar
 from madewithml.timeline import mark
 from madewithml.train_loop import HISTORY_FILE, train_loop_per_worker
 
@@ -50,10 +51,15 @@ def build_trainer(
     """A `TorchTrainer` whose scaling, checkpoints and failure handling come from `ray_train`.
 
     `ray_train` is `training.ray_train` of the parameters: `scaling` (num_workers, use_gpu,
-    resources_per_worker), `storage_path`, `checkpoints_to_keep`, `max_failures`. `score`
-    (metric, mode) decides which checkpoints are kept.
+    resources_per_worker), `storage_path`, `checkpoints_to_keep`, `max_failures`, `log_level`
+    and `progress_bar` (decided here, where the bar is drawn). `score` (metric, mode) decides
+    which checkpoints are kept.
     """
     scaling = ray_train["scaling"]
+    loop_config = {
+        **loop_config,
+        "progress_bar": show_progress_bar(ray_train.get("progress_bar", "auto")),
+    }
     if scaling["num_workers"] > 1:
         # Several workers get disjoint shards of the training data through Ray Data's
         # streaming split (a coordinator actor per dataset); each reads all of `val`.

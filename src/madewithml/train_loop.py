@@ -21,6 +21,7 @@ from torch import nn
 
 from madewithml.core.model import TagClassifier
 from madewithml.core.tokenization import pad_batch
+from madewithml.progress import BatchProgress
 from madewithml.timeline import mark
 
 logger = logging.getLogger(__name__)
@@ -358,46 +359,52 @@ def train_loop_per_worker(config: dict[str, Any]) -> list[dict[str, float]]:
         progress.info("resumed from the checkpoint of epoch %d", len(history))
 
     started, first = time.perf_counter(), len(history)
-    for epoch in range(first, num_epochs):
-        epoch_started = time.perf_counter()
-        set_seed(config["seed"] + epoch)  # an epoch repeats exactly, also after a resume
-        tally = ShardTally()
-        batches = batches_of(train_rows, epoch_batches(train_rows, config, epoch))
-        train_loss = train_step(tally.track(batches), model, loss_fn, optimizer, scheduler)
-        val_loss, y_true, y_pred = eval_step(
-            batches_of(val_rows, eval_batches(val_rows, batch_size)), model, loss_fn
-        )
-        metrics = {
-            "epoch": epoch,
-            "lr": optimizer.param_groups[0]["lr"],
-            "train_loss": train_loss,
-            "val_loss": val_loss,
-            "val_f1": weighted_f1(y_true, y_pred, config["num_classes"]),
-            "epoch_s": time.perf_counter() - epoch_started,
-            "world_size": world_size,
-            "worker_nodes": worker_nodes,
-            "train_rows": tally.rows,
-            "train_digest": tally.digest,
-        }
-        history.append(metrics)
-        mark(f"worker: epoch {epoch + 1} trained")
-        with tempfile.TemporaryDirectory() as folder:
-            if rank == 0:
-                elapsed = time.perf_counter() - started
-                left = elapsed / (epoch + 1 - first) * (num_epochs - epoch - 1)
-                progress.info(
-                    "epoch %d/%d  train_loss %.4f  val_loss %.4f  val_f1 %.4f  %.0f s, %.0f s left",
-                    epoch + 1,
-                    num_epochs,
-                    train_loss,
-                    val_loss,
-                    metrics["val_f1"],
-                    elapsed,
-                    left,
-                )
-                _save_checkpoint(Path(folder), model, optimizer, scheduler, history)
-                ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(folder))
-            else:
-                ray.train.report(metrics)
-        mark(f"worker: epoch {epoch + 1} reported")
+    show_bar = config.get("progress_bar", False) and rank == 0
+    with BatchProgress(show_bar, steps_per_epoch * num_epochs, steps_per_epoch * first) as bar:
+        for epoch in range(first, num_epochs):
+            epoch_started = time.perf_counter()
+            set_seed(config["seed"] + epoch)  # an epoch repeats exactly, also after a resume
+            tally = ShardTally()
+            batches = batches_of(train_rows, epoch_batches(train_rows, config, epoch))
+            bar.describe(f"epoch {epoch + 1}/{num_epochs}")
+            batches = bar.count(batches)
+            train_loss = train_step(tally.track(batches), model, loss_fn, optimizer, scheduler)
+            val_loss, y_true, y_pred = eval_step(
+                batches_of(val_rows, eval_batches(val_rows, batch_size)), model, loss_fn
+            )
+            metrics = {
+                "epoch": epoch,
+                "lr": optimizer.param_groups[0]["lr"],
+                "train_loss": train_loss,
+                "val_loss": val_loss,
+                "val_f1": weighted_f1(y_true, y_pred, config["num_classes"]),
+                "epoch_s": time.perf_counter() - epoch_started,
+                "world_size": world_size,
+                "worker_nodes": worker_nodes,
+                "train_rows": tally.rows,
+                "train_digest": tally.digest,
+            }
+            history.append(metrics)
+            mark(f"worker: epoch {epoch + 1} trained")
+            with tempfile.TemporaryDirectory() as folder:
+                if rank == 0:
+                    elapsed = time.perf_counter() - started
+                    left = elapsed / (epoch + 1 - first) * (num_epochs - epoch - 1)
+                    progress.info(
+                        "epoch %d/%d  train_loss %.4f  val_loss %.4f  val_f1 %.4f  "
+                        "%.0f s, %.0f s left",
+                        epoch + 1,
+                        num_epochs,
+                        train_loss,
+                        val_loss,
+                        metrics["val_f1"],
+                        elapsed,
+                        left,
+                    )
+                    _save_checkpoint(Path(folder), model, optimizer, scheduler, history)
+                    checkpoint = ray.train.Checkpoint.from_directory(folder)
+                    ray.train.report(metrics, checkpoint=checkpoint)
+                else:
+                    ray.train.report(metrics)
+            mark(f"worker: epoch {epoch + 1} reported")
     return history

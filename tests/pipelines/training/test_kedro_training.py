@@ -47,6 +47,14 @@ def test_progress_is_printed_per_epoch(trained_project):
     assert "val_f1" in output
 
 
+def test_a_run_to_a_pipe_has_the_epoch_lines_and_no_bar(trained_project):
+    """Not a terminal (`progress_bar: auto`): no bar drawn, and no bar state printed either."""
+    _, results = trained_project
+    output = results["training"].stdout + results["training"].stderr
+    assert "epoch 2/2  train_loss" in output
+    assert "%|" not in output and "__ray_tqdm_magic_token__" not in output
+
+
 def test_the_run_holds_parameters_metric_history_and_the_model_once(trained_project, client):
     runs = _runs(client)
     assert len(runs) == 2
