@@ -419,7 +419,7 @@ def write_results(path: Path | str, lines: list[str]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("mode", choices=["quality", "waterfall", "overhead", "sweep"])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1234, 1, 2, 3])
     parser.add_argument("--params", default="", help="extra kedro --params")
     parser.add_argument("--num-epochs", type=int, dest="num_epochs")
     parser.add_argument("--set", nargs="*", default=[], help="sweep: training.<name>=<value>")
