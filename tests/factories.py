@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import socket
+import textwrap
 from pathlib import Path
 
 import pandas as pd
@@ -52,6 +53,23 @@ def write_raw_data(folder: Path) -> Path:
     make_raw_projects(12).to_csv(folder / "dataset.csv", index=False)
     make_raw_projects(3, title="Holdout").to_csv(folder / "holdout.csv", index=False)
     return folder
+
+
+def tiny_parameters(encoder: Path, more: str = "") -> str:
+    """A tiny project's `conf/local/parameters_test.yml`: the tiny encoder (32 tokens), one epoch
+    of batches of 8 on one worker with one CPU; `more` is YAML appended as it is."""
+    return (
+        textwrap.dedent(
+            f"""\
+            encoder: {{name: {encoder}, max_length: 32}}
+            training:
+              num_epochs: 1
+              batch_size: 8
+              ray_train: {{scaling: {{resources_per_worker: {{CPU: 1}}}}}}
+            """
+        )
+        + more
+    )
 
 
 def fast_training_params(storage_path: Path, **overrides) -> dict:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from factories import make_raw_projects, write_raw_data
+from factories import make_raw_projects, tiny_parameters, write_raw_data
 from kedro_project import copy_project, kedro, squashed, written_files
 
 pytestmark = pytest.mark.timeout(900)
@@ -30,16 +30,7 @@ def tiny(tmp_path, tiny_encoder):
     raw = write_raw_data(tmp_path / "raw")
     project = copy_project(tmp_path / "project")
     (project / "conf/local/parameters_test.yml").write_text(
-        textwrap.dedent(
-            f"""\
-            encoder: {{name: {tiny_encoder}, max_length: 32}}
-            training:
-              num_epochs: 1
-              batch_size: 8
-              ray_train: {{scaling: {{resources_per_worker: {{CPU: 1}}}}}}
-            data_processing: {{min_rows_per_class: 4}}
-            """
-        )
+        tiny_parameters(tiny_encoder, more="data_processing: {min_rows_per_class: 4}\n")
     )
     return project, raw
 

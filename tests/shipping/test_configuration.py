@@ -6,31 +6,14 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import mlflow
 import pytest
-from factories import PROJECT_ROOT, make_raw_projects
+from factories import PROJECT_ROOT, make_raw_projects, tiny_parameters
 from kedro_project import copy_project, kedro, kedro_env, written_files
 
 pytestmark = pytest.mark.timeout(900)
-
-
-def _tiny_parameters(encoder: Path) -> str:
-    return textwrap.dedent(
-        f"""\
-        encoder:
-          name: {encoder}
-          max_length: 32
-        training:
-          num_epochs: 1
-          batch_size: 8
-          ray_train:
-            scaling:
-              resources_per_worker: {{CPU: 1}}
-        """
-    )
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +41,7 @@ def test_an_environment_and_params_reach_the_logged_model(
     tmp_path, raw_data, tiny_encoder, ray_session
 ):
     project = copy_project(tmp_path / "project")
-    (project / "conf/local/parameters_test.yml").write_text(_tiny_parameters(tiny_encoder))
+    (project / "conf/local/parameters_test.yml").write_text(tiny_parameters(tiny_encoder))
     ci = project / "conf/ci"
     ci.mkdir()
     (ci / "globals.yml").write_text("model_registry:\n  name: ci-tagger\n  champion_alias: best\n")
@@ -111,7 +94,7 @@ def test_the_packaged_project_runs_training_with_its_conf_source(
     # conf/local is left out of the archive: the packaged run's settings are an environment
     environment = source / "conf/packaged"
     environment.mkdir()
-    (environment / "parameters.yml").write_text(_tiny_parameters(tiny_encoder))
+    (environment / "parameters.yml").write_text(tiny_parameters(tiny_encoder))
     (environment / "parameters_inference.yml").write_text("inference:\n  threshold: 0.61\n")
     env = kedro_env(source, raw_data)
     packaged = subprocess.run(

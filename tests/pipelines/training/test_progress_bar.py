@@ -4,10 +4,9 @@ by this console); a run to a pipe or a file prints the per-epoch lines only."""
 from __future__ import annotations
 
 import re
-import textwrap
 
 import pytest
-from factories import write_raw_data
+from factories import tiny_parameters, write_raw_data
 from kedro_project import copy_project, kedro_in_terminal
 
 pytestmark = pytest.mark.timeout(900)
@@ -25,17 +24,7 @@ EMPTY_WORKER_LINE = re.compile(r"^\(\w+ pid=\d+(?:, ip=[\d.]+)?\)\s*$", re.MULTI
 def test_training_in_a_terminal_draws_a_bar_over_the_batches(tmp_path, tiny_encoder, ray_session):
     raw = write_raw_data(tmp_path / "raw")
     project = copy_project(tmp_path / "project")
-    (project / "conf/local/parameters_test.yml").write_text(
-        textwrap.dedent(
-            f"""\
-            encoder: {{name: {tiny_encoder}, max_length: 32}}
-            training:
-              num_epochs: 1
-              batch_size: 8
-              ray_train: {{scaling: {{resources_per_worker: {{CPU: 1}}}}}}
-            """
-        )
-    )
+    (project / "conf/local/parameters_test.yml").write_text(tiny_parameters(tiny_encoder))
     env = {"RAY_ADDRESS": ray_session.get_runtime_context().gcs_address}
     returncode, shown = kedro_in_terminal(
         project, "run", "--pipelines=training", data_dir=raw, env=env
