@@ -38,7 +38,17 @@ def viz(real_default_run, real_data, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser(viz):
+    """Chromium as a returning visitor without internet sees Kedro-Viz: no first-visit feature
+    tour (turned off by its own setting, which Kedro-Viz keeps in localStorage), and no update
+    banner. Offline, kedro-viz's /api/version turns a failed PyPI lookup into the version "None",
+    which compares newer than the installed one ("Kedro-Viz None is here!") and arrives up to
+    30 s late, over the flowchart. With /api/version unreachable the page shows no banner."""
     with headless_chromium() as driver:
+        driver.execute_cdp_cmd("Network.enable", {})
+        driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*/api/version"]})
+        driver.get(f"{viz}/api/main")  # same origin, and no app running to save over it
+        settings = json.dumps({"showFeatureHints": False})
+        driver.execute_script("window.localStorage.setItem('KedroViz', arguments[0])", settings)
         yield driver
 
 
@@ -52,6 +62,7 @@ def _api(url: str, path: str) -> dict:
 def _open(driver, url: str, pipeline: str, expected: set[str]) -> dict:
     """Open `pipeline` in the flowchart and wait until every name in `expected` is drawn;
     returns {label: element} of the drawn nodes."""
+    from selenium.common.exceptions import StaleElementReferenceException  # noqa: PLC0415
     from selenium.webdriver.common.by import By  # noqa: PLC0415
     from selenium.webdriver.support.ui import WebDriverWait  # noqa: PLC0415
 
@@ -59,23 +70,35 @@ def _open(driver, url: str, pipeline: str, expected: set[str]) -> dict:
     driver.set_window_size(1400, 2000)
     driver.get(f"{url}/?pid={pipeline}")
 
-    def drawn(driver) -> dict | bool:
+    last: dict = {}
+
+    def drawn_and_still(driver) -> dict | bool:
+        # Drawn, and not moving: the flowchart animates into place, and a click on a moving
+        # node can land beside it.
         nodes = {n.text: n for n in driver.find_elements(By.CSS_SELECTOR, "g.pipeline-node")}
-        return nodes if expected <= set(nodes) else False
+        if not expected <= set(nodes):
+            return False
+        now = {name: (nodes[name].rect["x"], nodes[name].rect["y"]) for name in expected}
+        still = now == last
+        last.clear()
+        last.update(now)
+        return nodes if still else False
 
     try:
-        nodes = WebDriverWait(driver, 60, poll_frequency=0.5).until(drawn)
+        nodes = WebDriverWait(
+            driver, 60, poll_frequency=0.5, ignored_exceptions=[StaleElementReferenceException]
+        ).until(drawn_and_still)
     except Exception:
         driver.save_screenshot(str(artifacts_dir() / f"kedro-viz-{pipeline}-failed.png"))
         labels = {n.text for n in driver.find_elements(By.CSS_SELECTOR, "g.pipeline-node")}
-        pytest.fail(f"{pipeline}: not drawn after 60 s: {sorted(expected - labels)}")
-    for close in driver.find_elements(By.CSS_SELECTOR, ".feature-hints__close"):
-        if close.is_displayed():
-            close.click()  # the first-visit feature tour covers part of the flowchart
-    # The "Kedro-Viz ... is here!" release banner covers the top right of the flowchart.
-    for dismiss in driver.find_elements(By.XPATH, "//*[normalize-space(text())='Dismiss']"):
-        if dismiss.is_displayed():
-            dismiss.click()
+        pytest.fail(f"{pipeline}: not drawn and still after 60 s: {sorted(expected - labels)}")
+    covering = [".feature-hints", ".update-reminder-unexpanded"]
+    shown = [
+        c
+        for c in covering
+        if any(e.is_displayed() for e in driver.find_elements(By.CSS_SELECTOR, c))
+    ]
+    assert not shown, f"{shown} cover the flowchart"
     return nodes
 
 
@@ -120,10 +143,17 @@ def test_a_dataset_preview_opens(viz, browser, pipeline, dataset, selector, kind
 
     nodes = _open(browser, viz, pipeline, {dataset})
     nodes[dataset].click()
-    panel = WebDriverWait(browser, 30).until(
-        lambda d: d.find_elements(By.CSS_SELECTOR, ".pipeline-metadata--visible")
-    )[0]
-    assert panel.find_element(By.CSS_SELECTOR, ".pipeline-metadata__title").text == dataset
+
+    def titles(driver) -> list[str]:
+        # `.text` is "" until the panel has slid in, so wait for the title rather than read it once.
+        selector = ".pipeline-metadata--visible .pipeline-metadata__title"
+        return [element.text for element in driver.find_elements(By.CSS_SELECTOR, selector)]
+
+    try:
+        WebDriverWait(browser, 30).until(lambda d: dataset in titles(d))
+    except Exception:
+        browser.save_screenshot(str(artifacts_dir() / f"kedro-viz-preview-{dataset}-failed.png"))
+        pytest.fail(f"the metadata panel shows {titles(browser)} after 30 s, not {dataset!r}")
     shown = WebDriverWait(browser, 30).until(
         lambda d: d.find_elements(By.CSS_SELECTOR, selector), f"no {kind} preview of {dataset}"
     )
