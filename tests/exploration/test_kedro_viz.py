@@ -59,12 +59,29 @@ def _api(url: str, path: str) -> dict:
         return json.load(response)
 
 
+def _until(driver, condition, seconds: float, screenshot: str, message):
+    """`condition`'s first truthy value within `seconds` (elements that React replaced in the
+    meantime are looked up again); else save `screenshot` and fail with `message()`."""
+    from selenium.common.exceptions import (  # noqa: PLC0415
+        StaleElementReferenceException,
+        TimeoutException,
+    )
+    from selenium.webdriver.support.ui import WebDriverWait  # noqa: PLC0415
+
+    wait = WebDriverWait(
+        driver, seconds, poll_frequency=0.5, ignored_exceptions=[StaleElementReferenceException]
+    )
+    try:
+        return wait.until(condition)
+    except TimeoutException:
+        driver.save_screenshot(str(artifacts_dir() / f"{screenshot}-failed.png"))
+        pytest.fail(message())
+
+
 def _open(driver, url: str, pipeline: str, expected: set[str]) -> dict:
     """Open `pipeline` in the flowchart and wait until every name in `expected` is drawn;
     returns {label: element} of the drawn nodes."""
-    from selenium.common.exceptions import StaleElementReferenceException  # noqa: PLC0415
     from selenium.webdriver.common.by import By  # noqa: PLC0415
-    from selenium.webdriver.support.ui import WebDriverWait  # noqa: PLC0415
 
     # Tall enough that Kedro-Viz's zoom-to-fit leaves a pipeline legible in the screenshot.
     driver.set_window_size(1400, 2000)
@@ -84,14 +101,17 @@ def _open(driver, url: str, pipeline: str, expected: set[str]) -> dict:
         last.update(now)
         return nodes if still else False
 
-    try:
-        nodes = WebDriverWait(
-            driver, 60, poll_frequency=0.5, ignored_exceptions=[StaleElementReferenceException]
-        ).until(drawn_and_still)
-    except Exception:
-        driver.save_screenshot(str(artifacts_dir() / f"kedro-viz-{pipeline}-failed.png"))
-        labels = {n.text for n in driver.find_elements(By.CSS_SELECTOR, "g.pipeline-node")}
-        pytest.fail(f"{pipeline}: not drawn and still after 60 s: {sorted(expected - labels)}")
+    def missing() -> list[str]:
+        drawn = {n.text for n in driver.find_elements(By.CSS_SELECTOR, "g.pipeline-node")}
+        return sorted(expected - drawn)
+
+    nodes = _until(
+        driver,
+        drawn_and_still,
+        60,
+        f"kedro-viz-{pipeline}",
+        lambda: f"{pipeline}: not drawn and still after 60 s: {missing()}",
+    )
     covering = [".feature-hints", ".update-reminder-unexpanded"]
     shown = [
         c
@@ -149,11 +169,13 @@ def test_a_dataset_preview_opens(viz, browser, pipeline, dataset, selector, kind
         selector = ".pipeline-metadata--visible .pipeline-metadata__title"
         return [element.text for element in driver.find_elements(By.CSS_SELECTOR, selector)]
 
-    try:
-        WebDriverWait(browser, 30).until(lambda d: dataset in titles(d))
-    except Exception:
-        browser.save_screenshot(str(artifacts_dir() / f"kedro-viz-preview-{dataset}-failed.png"))
-        pytest.fail(f"the metadata panel shows {titles(browser)} after 30 s, not {dataset!r}")
+    _until(
+        browser,
+        lambda d: dataset in titles(d),
+        30,
+        f"kedro-viz-preview-{dataset}",
+        lambda: f"the metadata panel shows {titles(browser)} after 30 s, not {dataset!r}",
+    )
     shown = WebDriverWait(browser, 30).until(
         lambda d: d.find_elements(By.CSS_SELECTOR, selector), f"no {kind} preview of {dataset}"
     )
