@@ -120,9 +120,9 @@ def main() -> None:
     import torch  # noqa: PLC0415
     from ray import serve  # noqa: PLC0415
 
-    from madewithml.registry import pinned_model_uri  # noqa: PLC0415
-    from madewithml.serving import start_service  # noqa: PLC0415
+    from madewithml.serving.app import start_service  # noqa: PLC0415
     from madewithml.settings import CONFIG_LOADER_ARGS, CONFIG_LOADER_CLASS  # noqa: PLC0415
+    from madewithml.shipping.registry import pinned_model_uri  # noqa: PLC0415
 
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     torch.set_num_threads(2)

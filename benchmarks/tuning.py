@@ -32,7 +32,9 @@ PARAMS_LINE = re.compile(r"kedro run --pipelines=training --params=(\S+)")
 
 def _kedro(project: Path, *args: str, timeline: Path | None = None) -> tuple[float, str]:
     env = kedro_env(project, _data_dir())
-    if timeline is not None:  # madewithml.timeline: the driver, the trials and their workers
+    if (
+        timeline is not None
+    ):  # madewithml.console.timeline: the driver, the trials and their workers
         env["MADEWITHML_TIMELINE"] = str(timeline)
         timeline.write_text(json.dumps({"event": "kedro run launched", "t": time.time()}) + "\n")
     started = time.perf_counter()
@@ -176,7 +178,8 @@ def main() -> None:
         ]
     lines += [
         "",
-        "Where the time went (marks of `madewithml.timeline` in the driver, each trial and its "
+        "Where the time went (marks of `madewithml.console.timeline` in the driver, each trial and "
+        "its "
         "Ray Train worker):",
         "",
         *waterfall(events),

@@ -196,7 +196,7 @@ def tiny_encoder(tmp_path_factory) -> Path:
     """
     from transformers import AutoTokenizer, BertConfig, BertModel  # noqa: PLC0415
 
-    from madewithml.encoder import PACKAGED_ENCODER, resolve_encoder  # noqa: PLC0415
+    from madewithml.data.encoder import PACKAGED_ENCODER, resolve_encoder  # noqa: PLC0415
 
     folder = tmp_path_factory.mktemp("tiny_encoder")
     tokenizer = AutoTokenizer.from_pretrained(resolve_encoder(PACKAGED_ENCODER))
@@ -220,9 +220,9 @@ TINY_CLASSES = ["computer-vision", "mlops", "natural-language-processing", "othe
 @pytest.fixture(scope="session")
 def tiny_tagger(tiny_encoder):
     """A `Tagger` over a tiny random classifier (untrained), threshold 0.3, batches of 2."""
-    from madewithml.core.model import TagClassifier  # noqa: PLC0415
+    from madewithml.core.classifier import TagClassifier  # noqa: PLC0415
     from madewithml.core.tagger import Tagger, TaggerSettings  # noqa: PLC0415
-    from madewithml.encoder import load_tokenizer  # noqa: PLC0415
+    from madewithml.data.encoder import load_tokenizer  # noqa: PLC0415
 
     torch.manual_seed(0)
     classifier = TagClassifier.from_encoder(str(tiny_encoder), len(TINY_CLASSES), 0.1, "mean")
@@ -235,7 +235,7 @@ def tiny_logged_model(tiny_tagger, tmp_path_factory):
     """`tiny_tagger` saved as an MLflow model folder and loaded back as a pyfunc model."""
     import mlflow  # noqa: PLC0415
 
-    from madewithml import model_logging  # noqa: PLC0415
+    from madewithml.shipping import packaging as model_logging  # noqa: PLC0415
 
     folder = tmp_path_factory.mktemp("tiny_logged_model") / "model"
     model_logging.save_model(tiny_tagger, folder)

@@ -1,4 +1,4 @@
-from madewithml.baseline import make_baseline
+from madewithml.evaluation.baseline import make_baseline
 
 PARAMS = {
     "classifier": "linear_svc",

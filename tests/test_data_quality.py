@@ -1,4 +1,4 @@
-"""What a schema cannot see (madewithml.data_quality): repeated and contradictory texts, tags too
+"""What a schema cannot see (madewithml.data.quality): repeated and contradictory texts, tags too
 small to split, holdout projects that are in the training data. Examples and generated tables."""
 
 from __future__ import annotations
@@ -9,13 +9,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from madewithml.core.text import project_text
-from madewithml.data_quality import (
+from madewithml.data.quality import (
     check_leakage,
     check_split_preconditions,
     overlap,
     resolve_duplicate_texts,
 )
-from madewithml.schemas import DataValidationError
+from madewithml.data.schemas import DataValidationError
 
 TAGS = ["computer-vision", "mlops", "natural-language-processing", "other"]
 

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from madewithml.encoder import PACKAGED_ENCODER, resolve_encoder
+from madewithml.data.encoder import PACKAGED_ENCODER, resolve_encoder
 
 
 def test_packaged_encoder_resolves_to_a_local_folder_with_weights():

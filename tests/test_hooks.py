@@ -4,7 +4,7 @@ import pytest
 import ray
 from kedro.pipeline import node, pipeline
 
-from madewithml.hooks import RayHook
+from madewithml.framework.hooks import RayHook
 
 
 def _identity(x):

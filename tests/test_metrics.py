@@ -2,7 +2,7 @@
 
 import pytest
 
-from madewithml.metrics import confusion, per_class_scores, weighted_scores
+from madewithml.evaluation.metrics import confusion, per_class_scores, weighted_scores
 
 CLASSES = ["cv", "mlops", "nlp"]
 Y_TRUE = ["cv", "cv", "cv", "nlp", "nlp", "mlops"]

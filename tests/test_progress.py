@@ -10,8 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from madewithml import progress
-from madewithml.progress import BatchProgress, in_chunks, show_progress_bar
+from madewithml.console import progress
+from madewithml.console.progress import in_chunks, show_progress_bar
+from madewithml.training import progress as training_progress
+from madewithml.training.progress import BatchProgress
 
 
 def _double(frame: pd.DataFrame) -> pd.DataFrame:
@@ -28,9 +30,9 @@ def test_chunks_give_the_same_table_in_the_same_order(rows, chunk_rows):
 
 def test_one_progress_line_per_chunk_with_the_time_left(caplog):
     frame = pd.DataFrame({"x": range(10)})
-    with caplog.at_level(logging.INFO, logger="madewithml.progress"):
+    with caplog.at_level(logging.INFO, logger="madewithml.console.progress"):
         in_chunks(frame, 4, _double, "batch inference")
-    lines = [r.getMessage() for r in caplog.records if r.name == "madewithml.progress"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "madewithml.console.progress"]
     assert [line.split(",")[0] for line in lines] == [
         "batch inference: 4/10 rows (40 %)",
         "batch inference: 8/10 rows (80 %)",
@@ -41,10 +43,10 @@ def test_one_progress_line_per_chunk_with_the_time_left(caplog):
 
 def test_a_table_of_one_chunk_is_done_in_one_call_without_a_line(caplog):
     calls = []
-    with caplog.at_level(logging.INFO, logger="madewithml.progress"):
+    with caplog.at_level(logging.INFO, logger="madewithml.console.progress"):
         in_chunks(pd.DataFrame({"x": range(3)}), 4, lambda f: calls.append(len(f)) or f, "w")
     assert calls == [3]
-    assert not [r for r in caplog.records if r.name == "madewithml.progress"]
+    assert not [r for r in caplog.records if r.name == "madewithml.console.progress"]
 
 
 class FakeBar:
@@ -69,7 +71,7 @@ class FakeBar:
 @pytest.fixture
 def fake_bar(monkeypatch):
     FakeBar.made = []
-    monkeypatch.setattr(progress, "ray_tqdm", FakeBar)
+    monkeypatch.setattr(training_progress, "ray_tqdm", FakeBar)
     return FakeBar
 
 

@@ -1,6 +1,6 @@
 import pytest
 
-from madewithml.promotion import decide_promotion
+from madewithml.evaluation.promotion import decide_promotion
 
 
 @pytest.mark.parametrize(

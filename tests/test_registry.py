@@ -7,8 +7,8 @@ from kedro.io import DatasetError
 from mlflow.tracking import MlflowClient
 
 from madewithml.datasets import RegisteredModelAliasDataset
-from madewithml.promotion import decide_promotion
-from madewithml.registry import pinned_model_uri
+from madewithml.evaluation.promotion import decide_promotion
+from madewithml.shipping.registry import pinned_model_uri
 
 NAME, ALIAS = "madewithml-tagger", "champion"
 

@@ -99,6 +99,19 @@ def test_default_run_trains_evaluates_and_reports_on_the_real_data(real_default_
     assert len(history) == epochs  # one row per epoch of conf/base
 
 
+def test_the_default_model_as_served_answers_as_well_as_its_most_likely_tag(real_default_run):
+    # The logged model's own threshold (chosen by calibration on validation) is what every
+    # server answers with: it must cost little F1 and answer `other` about as often as it is.
+    report = json.loads((real_default_run / "data/08_reporting/evaluation.json").read_text())
+    served, most_likely = report["overall"]["f1"], report["most_likely"]["overall"]["f1"]
+    assert served >= most_likely - 0.02, (served, most_likely)
+    other = report["answered_other"]
+    assert abs(other["served"] - other["true"]) <= 0.05, other
+    calibration = json.loads((real_default_run / "data/08_reporting/calibration.json").read_text())
+    assert report["model"]["threshold"] == pytest.approx(calibration["threshold"])
+    assert calibration["after"]["ece"] < calibration["before"]["ece"]
+
+
 def _kill_while_a_table_is_being_written(project, env, log):
     """Start `kedro run --pipelines=data_processing` and SIGKILL it the moment a `.writing` table
     (a save in progress) appears. Returns the files being written that are left on disk."""

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from madewithml.schemas import DataValidationError, validate_raw_projects
+from madewithml.data.schemas import DataValidationError, validate_raw_projects
 
 
 def test_valid_table_passes_unchanged(raw_projects):

@@ -25,8 +25,8 @@ class _Payload:
 def test_a_checkpoint_with_pickled_code_is_refused_and_the_code_never_runs(tmp_path, tiny_encoder):
     import ray.train  # noqa: PLC0415
 
-    from madewithml.core.model import TagClassifier  # noqa: PLC0415
-    from madewithml.train_loop import (  # noqa: PLC0415
+    from madewithml.core.classifier import TagClassifier  # noqa: PLC0415
+    from madewithml.training.loop import (  # noqa: PLC0415
         TRAINING_STATE_FILE,
         _restore,
         make_optimizer,

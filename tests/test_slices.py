@@ -1,8 +1,8 @@
 import pandas as pd
 import pytest
 
-from madewithml import slices
-from madewithml.slices import SLICES, nlp_llm, short_text, slice_function, slice_masks
+from madewithml.evaluation import slices
+from madewithml.evaluation.slices import SLICES, nlp_llm, short_text, slice_function, slice_masks
 
 ROWS = pd.DataFrame(
     {

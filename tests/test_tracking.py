@@ -5,7 +5,7 @@ import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
-from madewithml.tracking import best_run_id
+from madewithml.training.tracking import best_run_id
 
 
 @pytest.fixture

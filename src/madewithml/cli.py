@@ -52,7 +52,10 @@ def _quiet() -> None:
 @click.option("--description", required=True, help="The project's description.")
 @click.option("--model-uri", default=None, help="Any MLflow model URI [default: the champion].")
 @click.option(
-    "--threshold", type=click.FloatRange(0, 1), default=None, help="[default: inference.threshold]"
+    "--threshold",
+    type=click.FloatRange(0, 1),
+    default=None,
+    help="Answer `other` below this top probability [default: the model's own].",
 )
 @click.option("--env", "-e", default=None, help="Kedro configuration environment.")
 def predict(
@@ -63,19 +66,20 @@ def predict(
     from kedro.io import DatasetError  # noqa: PLC0415
     from mlflow.exceptions import MlflowException  # noqa: PLC0415
 
-    from madewithml.answers import answers  # noqa: PLC0415
     from madewithml.core.inputs import InvalidInputError  # noqa: PLC0415
-    from madewithml.core.mlflow_model import THRESHOLD_PARAM  # noqa: PLC0415
+    from madewithml.core.pyfunc import THRESHOLD_PARAM  # noqa: PLC0415
     from madewithml.datasets import MlflowPyfuncDataset  # noqa: PLC0415
+    from madewithml.serving.answers import answers  # noqa: PLC0415
 
     _quiet()
     params, _, _ = _project(env)
     uri = _model_uri(model_uri, params)
-    threshold = params["inference"]["threshold"] if threshold is None else threshold
     frame = pd.DataFrame([{"title": title, "description": description}])
     try:
         model = MlflowPyfuncDataset(uri).load()
-        predictions = model.predict(frame, params={THRESHOLD_PARAM: threshold})
+        # The model's own threshold unless one is given.
+        overrides = None if threshold is None else {THRESHOLD_PARAM: threshold}
+        predictions = model.predict(frame, params=overrides)
     except InvalidInputError as error:  # the message names the field
         raise click.ClickException(f"invalid input: {error}") from None
     except (DatasetError, MlflowException, OSError) as error:  # no such model, missing files
@@ -88,7 +92,10 @@ def predict(
 @cli.command()
 @click.option("--model-uri", default=None, help="Any MLflow model URI [default: the champion].")
 @click.option(
-    "--threshold", type=click.FloatRange(0, 1), default=None, help="[default: inference.threshold]"
+    "--threshold",
+    type=click.FloatRange(0, 1),
+    default=None,
+    help="Answer `other` below this top probability [default: the model's own].",
 )
 @click.option("--host", default=None, help="[default: serving.host, 127.0.0.1]")
 @click.option("--port", type=int, default=None, help="[default: serving.port, 8000]")
@@ -104,9 +111,9 @@ def serve(
     import ray  # noqa: PLC0415
     from ray import serve as ray_serve  # noqa: PLC0415
 
-    from madewithml.hooks import LOCAL, start_ray  # noqa: PLC0415
-    from madewithml.registry import pinned_model_uri  # noqa: PLC0415
-    from madewithml.serving import APP_NAME, start_service  # noqa: PLC0415
+    from madewithml.framework.hooks import LOCAL, start_ray  # noqa: PLC0415
+    from madewithml.serving.app import APP_NAME, start_service  # noqa: PLC0415
+    from madewithml.shipping.registry import pinned_model_uri  # noqa: PLC0415
 
     params, config_loader, tracking_uri = _project(env)
     serving = dict(config_loader["serving"]["serving"])
@@ -121,8 +128,7 @@ def serve(
                 "request_log": serving.get("request_log", True),
                 "model_uri": uri,
                 "tracking_uri": tracking_uri,
-                "threshold": params["inference"]["threshold"] if threshold is None else threshold,
-                "other_tag": params["data_processing"]["other_tag"],
+                "threshold": threshold,  # None: the model's own
             },
             host=host or serving["host"],
             port=port or serving["port"],

@@ -16,9 +16,9 @@ from pydantic import (
     model_validator,
 )
 
-from madewithml.encoder import resolve_encoder
+from madewithml.data.encoder import resolve_encoder
 
-# Metrics a Tune trial reports and the search can optimise (madewithml.train_loop).
+# Metrics a Tune trial reports and the search can optimise (madewithml.training.loop).
 TUNING_METRICS = ("val_loss", "val_f1", "train_loss")
 
 Positive = Annotated[float, Field(gt=0)]
@@ -120,9 +120,21 @@ class RayDataInference(_Block):
     num_cpus_per_actor: Positive
 
 
+Probability = Annotated[float, Field(ge=0, le=1)]
+
+
+class Calibration(_Block):
+    """How training calibrates the shipped model on the validation split."""
+
+    temperature_scaling: StrictBool
+    threshold: Literal["auto"] | Probability
+    f1_tolerance: Annotated[float, Field(ge=0, lt=1)]
+    reliability_bins: Annotated[int, Field(ge=2, le=100)]
+
+
 class Inference(_Block):
     batch_size: PositiveInt
-    threshold: Annotated[float, Field(ge=0, le=1)]
+    threshold: Probability | None = None  # None: the model's own; a number overrides it
     ray_data: RayDataInference
     progress_rows: Annotated[int, Field(ge=0)]
     # Given only with --params, read by the catalog (conf/base/catalog.yml, runtime_params).
@@ -203,6 +215,7 @@ class Parameters(BaseModel):
     data_processing: DataProcessing
     training: Training
     text_model: TextModel
+    calibration: Calibration
     inference: Inference
     evaluation: Evaluation
     tuning: Tuning

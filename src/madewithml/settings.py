@@ -4,13 +4,13 @@ See https://docs.kedro.org/en/stable/configure/configuration_basics/.
 """
 
 # First, before the imports below load MLflow, Ray and kedro-mlflow: the third-party notices
-# listed in madewithml/console.py stay off the console (MADEWITHML_VERBOSE=1 shows them).
-from madewithml.console import quiet
+# listed in madewithml/console/notices.py stay off the console (MADEWITHML_VERBOSE=1 shows them).
+from madewithml.console.notices import quiet
 
 quiet()
 
-from madewithml.config_loader import CONFIG_LOADER_ARGS, ProjectConfigLoader  # noqa: E402
-from madewithml.hooks import (  # noqa: E402
+from madewithml.framework.config_loader import CONFIG_LOADER_ARGS, ProjectConfigLoader  # noqa: E402
+from madewithml.framework.hooks import (  # noqa: E402
     ParameterValidationHook,
     RayHook,
     RunSummaryHook,

@@ -176,7 +176,7 @@ def test_tuning_runs_two_trials_at_once_each_a_child_run_in_the_server(
 def test_kedro_serve_deploys_the_service_onto_the_cluster(
     cluster, tracking_server, cluster_project
 ):
-    """`kedro serve` joins the cluster (Ray Serve, `madewithml.serving:build_app`) and answers
+    """`kedro serve` joins the cluster (Ray Serve, `madewithml.serving.app:build_app`) and answers
     with the version the tracking server holds."""
     import json  # noqa: PLC0415
 

@@ -10,8 +10,8 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
-from madewithml.core.linear import LinearTextModel
-from madewithml.text_model import fit_text_model
+from madewithml.core.tfidf import LinearTextModel
+from madewithml.training.tfidf import fit_text_model
 
 CLASSES = ["computer-vision", "mlops", "natural-language-processing", "other"]
 PARAMS = {"C": 10.0, "ngram_range": [1, 2], "min_df": 1}

@@ -3,7 +3,7 @@ import json
 import pytest
 import torch
 
-from madewithml.core.model import CONFIG_FILE, WEIGHTS_FILE, TagClassifier
+from madewithml.core.classifier import CONFIG_FILE, WEIGHTS_FILE, TagClassifier
 
 
 @pytest.fixture(params=["mean", "cls", "pooler"])

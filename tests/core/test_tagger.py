@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 
 from madewithml.core.inputs import InvalidInputError
-from madewithml.core.linear import LinearTextModel
 from madewithml.core.tagger import Tagger, apply_threshold
-from madewithml.text_model import fit_text_model
+from madewithml.core.tfidf import LinearTextModel
+from madewithml.training.tfidf import fit_text_model
 
 PROJECTS = pd.DataFrame(
     {

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from madewithml.core.text import clean_text, project_text
-from madewithml.stopwords import ENGLISH_STOPWORDS, stopwords
+from madewithml.data.stopwords import ENGLISH_STOPWORDS, stopwords
 
 
 def test_urls_are_removed_before_punctuation_so_no_bare_http_is_left():

@@ -4,7 +4,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from madewithml.core.tokenization import length_sorted_batches, pad_batch, tokenize
-from madewithml.encoder import PACKAGED_ENCODER, load_tokenizer
+from madewithml.data.encoder import PACKAGED_ENCODER, load_tokenizer
 
 
 def test_tokenize_truncates_and_never_pads():

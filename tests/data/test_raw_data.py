@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from madewithml.schemas import RAW_COLUMNS, validate_raw_projects
+from madewithml.data.schemas import RAW_COLUMNS, validate_raw_projects
 
 pytestmark = pytest.mark.real_data
 TAGS = {"computer-vision", "mlops", "natural-language-processing", "other"}

@@ -153,6 +153,8 @@ def test_every_pipeline_is_drawn_with_its_nodes_and_layers(viz, browser, project
     [
         ("data_processing", "dataset", ".preview-table__row", "table"),
         ("data_processing", "class_balance_plot", "img.pipeline-metadata__plot-image", "plot"),
+        ("evaluation", "threshold_plot", "img.pipeline-metadata__plot-image", "plot"),
+        ("training", "calibration_plot", "img.pipeline-metadata__plot-image", "plot"),
         ("evaluation", "evaluation_report", ".object-key", "json"),
         ("evaluation", "evaluation_metrics", ".object-key", "json"),
     ],

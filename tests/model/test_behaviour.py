@@ -17,10 +17,10 @@ pytestmark = pytest.mark.real_data
 
 
 def _predict(model, titles: list[str], descriptions: list[str] | None = None) -> list[str]:
-    """The model's most likely tag (threshold 0): the behaviour of the model itself, as in the
-    evaluation; the threshold rule is a serving decision on top of it."""
+    """The model's answers as served: its own `predict` with its defaults (its own threshold),
+    what `mlflow models serve`, `kedro serve`, `kedro predict` and batch inference answer."""
     frame = pd.DataFrame({"title": titles, "description": descriptions or [""] * len(titles)})
-    return model.predict(frame, params={"inference.threshold": 0.0})["prediction"].tolist()
+    return model.predict(frame)["prediction"].tolist()
 
 
 INVARIANCE = [

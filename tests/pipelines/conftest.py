@@ -4,7 +4,7 @@ import mlflow
 import pytest
 from factories import fast_training_params, make_raw_projects, mlflow_tracking
 
-from madewithml.encoder import load_tokenizer
+from madewithml.data.encoder import load_tokenizer
 from madewithml.pipelines.data_processing.nodes import (
     add_clean_text,
     encode_labels,

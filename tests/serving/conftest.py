@@ -29,7 +29,7 @@ def tiny_model(tiny_champion_project):
     """(tracking URI, model URI) of the tiny project's champion, pinned to its version."""
     import mlflow  # noqa: PLC0415
 
-    from madewithml.registry import pinned_model_uri  # noqa: PLC0415
+    from madewithml.shipping.registry import pinned_model_uri  # noqa: PLC0415
 
     tracking = f"sqlite:///{tiny_champion_project / 'mlflow.db'}"
     mlflow.set_tracking_uri(tracking)
@@ -45,7 +45,7 @@ def service(ray_session, tiny_model):
     module: Serve does not idle on the test session's cores in between)."""
     from ray import serve  # noqa: PLC0415
 
-    from madewithml.serving import start_service  # noqa: PLC0415
+    from madewithml.serving.app import start_service  # noqa: PLC0415
 
     tracking, model_uri = tiny_model
     serve.shutdown()  # a fresh Serve with this port, whatever ran on the session's Ray before

@@ -15,7 +15,7 @@ from kedro_project import kedro
 from project_copy import kedro_env
 from servers import alive, listening_addresses, ray_processes, start, stop, wait_for, wait_for_line
 
-from madewithml.core.mlflow_model import THRESHOLD_PARAM
+from madewithml.core.pyfunc import THRESHOLD_PARAM
 
 TITLE, DESCRIPTION = "Transformers for text", "A language model for search."
 pytestmark = pytest.mark.timeout(600)
@@ -29,8 +29,10 @@ def pyfunc(tiny_model):
 
 
 def expected(pyfunc, threshold):
+    """The logged model's answer in process: at its own threshold, or `threshold`."""
     frame = pd.DataFrame([{"title": TITLE, "description": DESCRIPTION}])
-    row = pyfunc.predict(frame, params={THRESHOLD_PARAM: threshold}).iloc[0]
+    params = None if threshold is None else {THRESHOLD_PARAM: threshold}
+    row = pyfunc.predict(frame, params=params).iloc[0]
     return row["prediction"], row.drop("prediction").to_dict()
 
 
@@ -44,7 +46,7 @@ def test_kedro_predict_prints_the_champions_answer_as_json(
     result = kedro(tiny_champion_project, *args, data_dir=tiny_champion_project)
     assert result.returncode == 0, result.stderr[-4000:]
     answer = json.loads(result.stdout)  # nothing else on stdout
-    prediction, probabilities = expected(pyfunc, 0.9 if threshold is None else threshold)
+    prediction, probabilities = expected(pyfunc, threshold)
     assert answer["prediction"] == prediction
     assert answer["probabilities"] == pytest.approx(probabilities, abs=1e-6)
 
@@ -141,7 +143,7 @@ def test_kedro_serve_on_a_joined_ray_removes_only_its_own_application(
 ):
     from ray import serve  # noqa: PLC0415
 
-    from madewithml.serving import build_app  # noqa: PLC0415
+    from madewithml.serving.app import build_app  # noqa: PLC0415
 
     tracking, model_uri = tiny_model
     port = free_port()
@@ -187,7 +189,7 @@ def test_mlflow_models_serve_serves_the_same_model(tiny_champion_project, pyfunc
     try:
         wait_for(url + "/ping", process)
         split = {"columns": ["title", "description"], "data": [[TITLE, DESCRIPTION]]}
-        for params, threshold in [({}, 0.9), ({"params": {THRESHOLD_PARAM: 0.0}}, 0.0)]:
+        for params, threshold in [({}, None), ({"params": {THRESHOLD_PARAM: 0.0}}, 0.0)]:
             response = httpx.post(url + "/invocations", json={"dataframe_split": split, **params})
             assert response.status_code == 200, response.text
             row = response.json()["predictions"][0]

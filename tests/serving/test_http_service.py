@@ -9,7 +9,7 @@ import mlflow
 import pandas as pd
 import pytest
 
-from madewithml.core.mlflow_model import THRESHOLD_PARAM
+from madewithml.core.pyfunc import THRESHOLD_PARAM
 
 TAGS = ["computer-vision", "mlops", "natural-language-processing", "other"]
 PROJECT = {"title": "Transformers for text", "description": "A language model for search."}
@@ -91,15 +91,22 @@ def test_evaluate_returns_the_evaluation_pipelines_metrics(service, pyfunc):
     response = httpx.post(service + "/evaluate", json=labelled)
     assert response.status_code == 200
     report = response.json()
-    assert set(report) == {"overall", "per_class", "confusion_matrix", "slices"}
-    assert report["overall"]["num_samples"] == 3
-    assert report["confusion_matrix"]["classes"] == TAGS
-    predicted = expected(pyfunc, PROJECTS, threshold=0.0)  # evaluation: the most likely tag
+    assert set(report) == {"served", "most_likely", "answered_other"}
     truth = ["natural-language-processing", "computer-vision", "other"]
-    accuracy_f1 = sum(p["prediction"] == t for p, t in zip(predicted, truth, strict=True))
-    assert sum(sum(row) for row in report["confusion_matrix"]["matrix"]) == 3
-    diagonal = sum(report["confusion_matrix"]["matrix"][i][i] for i in range(len(TAGS)))
-    assert diagonal == accuracy_f1
+    # served: at the service's threshold (0.5); most likely: the threshold undone
+    for name, threshold in [("served", 0.5), ("most_likely", 0.0)]:
+        scores = report[name]
+        assert set(scores) == {"overall", "per_class", "confusion_matrix", "slices"}
+        assert scores["overall"]["num_samples"] == 3
+        assert scores["confusion_matrix"]["classes"] == TAGS
+        predicted = [p["prediction"] for p in expected(pyfunc, PROJECTS, threshold=threshold)]
+        right = sum(p == t for p, t in zip(predicted, truth, strict=True))
+        matrix = scores["confusion_matrix"]["matrix"]
+        assert sum(sum(row) for row in matrix) == 3
+        assert sum(matrix[i][i] for i in range(len(TAGS))) == right, name
+        answered_other = sum(p == "other" for p in predicted) / 3
+        assert report["answered_other"][name] == pytest.approx(answered_other)
+    assert report["answered_other"]["true"] == pytest.approx(1 / 3)
 
 
 def test_openapi_docs(service):

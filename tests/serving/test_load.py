@@ -74,8 +74,8 @@ def _expected(tiny_model) -> list[dict]:
     import mlflow  # noqa: PLC0415
     import pandas as pd  # noqa: PLC0415
 
-    from madewithml.answers import answers  # noqa: PLC0415
-    from madewithml.core.mlflow_model import THRESHOLD_PARAM  # noqa: PLC0415
+    from madewithml.core.pyfunc import THRESHOLD_PARAM  # noqa: PLC0415
+    from madewithml.serving.answers import answers  # noqa: PLC0415
 
     tracking, model_uri = tiny_model
     mlflow.set_tracking_uri(tracking)

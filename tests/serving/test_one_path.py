@@ -17,14 +17,15 @@ from factories import free_port
 from kedro_project import kedro
 from servers import start, stop, wait_for
 
-from madewithml.core.mlflow_model import THRESHOLD_PARAM
+from madewithml.core.pyfunc import THRESHOLD_PARAM
+from madewithml.evaluation.metrics import weighted_scores
 
 pytestmark = [pytest.mark.real_data, pytest.mark.timeout(900)]
 
 
 @pytest.fixture(scope="module")
 def champion(real_default_run):
-    """(tracking URI, pinned URI, the champion loaded here, its threshold)."""
+    """(tracking URI, pinned URI, the champion loaded here)."""
     report = json.loads((real_default_run / "data/08_reporting/evaluation.json").read_text())
     assert report["promotion"]["promote"], "the default run's model is the champion"
     tracking = f"sqlite:///{real_default_run / 'mlflow.db'}"
@@ -45,15 +46,32 @@ def _same(answers: pd.DataFrame, expected: pd.DataFrame) -> None:
     np.testing.assert_allclose(answers[tags].to_numpy(float), expected[tags].to_numpy(), atol=1e-6)
 
 
-def test_evaluation_scored_the_models_own_answers(real_default_run, champion, holdout):
+@pytest.fixture(scope="module")
+def served_f1(real_default_run, holdout):
+    """The evaluation report's served holdout F1, and a function scoring answers the same way."""
+    report = json.loads((real_default_run / "data/08_reporting/evaluation.json").read_text())
+
+    def f1(answers: pd.DataFrame) -> float:
+        return weighted_scores(holdout["tag"].tolist(), answers["prediction"].tolist())["f1"]
+
+    return report["overall"]["f1"], f1
+
+
+def test_evaluation_scored_the_models_own_answers(real_default_run, champion, holdout, served_f1):
     _, _, model = champion
     scored = pd.read_csv(real_default_run / "data/07_model_output/holdout_predictions.csv")
-    expected = model.predict(holdout[["title", "description"]], params={THRESHOLD_PARAM: 0.0})
+    expected = model.predict(holdout[["title", "description"]])  # its own threshold
     assert scored["id"].tolist() == holdout["id"].tolist()
-    _same(scored, expected)
+    _same(scored.drop(columns="most_likely"), expected)
+    undone = model.predict(holdout[["title", "description"]], params={THRESHOLD_PARAM: 0.0})
+    assert scored["most_likely"].tolist() == undone["prediction"].tolist()
+    reported, f1 = served_f1
+    assert f1(scored) == pytest.approx(reported)
 
 
-def test_batch_inference_answers_as_the_model(real_default_run, real_data, champion, holdout):
+def test_batch_inference_answers_as_the_model(
+    real_default_run, real_data, champion, holdout, served_f1
+):
     _, _, model = champion
     output = real_default_run / "data/07_model_output/holdout_batch.csv"
     result = kedro(
@@ -66,7 +84,9 @@ def test_batch_inference_answers_as_the_model(real_default_run, real_data, champ
     assert result.returncode == 0, result.stderr[-4000:]
     batch = pd.read_csv(output)
     pd.testing.assert_frame_equal(batch[holdout.columns], holdout)  # input columns kept
-    _same(batch, model.predict(holdout[["title", "description"]]))  # default threshold 0.9
+    _same(batch, model.predict(holdout[["title", "description"]]))  # its own threshold
+    reported, f1 = served_f1
+    assert f1(batch) == pytest.approx(reported)  # the report scored what batch inference answers
 
 
 def test_kedro_predict_answers_as_the_model(real_default_run, real_data, champion, holdout):
@@ -86,10 +106,10 @@ def test_kedro_predict_answers_as_the_model(real_default_run, real_data, champio
         )
 
 
-def test_the_http_service_answers_as_the_model(ray_session, champion, holdout):
+def test_the_http_service_answers_as_the_model(ray_session, champion, holdout, served_f1):
     from ray import serve  # noqa: PLC0415
 
-    from madewithml.serving import start_service  # noqa: PLC0415
+    from madewithml.serving.app import start_service  # noqa: PLC0415
 
     tracking, model_uri, model = champion
     serving = {
@@ -104,7 +124,7 @@ def test_the_http_service_answers_as_the_model(ray_session, champion, holdout):
         "request_log": False,
     }
     serve.shutdown()
-    config = {**serving, "model_uri": model_uri, "tracking_uri": tracking, "threshold": 0.9}
+    config = {**serving, "model_uri": model_uri, "tracking_uri": tracking, "threshold": None}
     url = start_service(config, host="127.0.0.1", port=free_port())
     try:
         projects = holdout[["title", "description"]]
@@ -115,9 +135,11 @@ def test_the_http_service_answers_as_the_model(ray_session, champion, holdout):
             [{"prediction": a["prediction"], **a["probabilities"]} for a in answers.json()]
         )
         _same(flat, model.predict(projects))
+        reported, f1 = served_f1
+        assert f1(flat) == pytest.approx(reported)
         labelled = holdout[["title", "description", "tag"]].to_dict(orient="records")
         evaluated = httpx.post(url + "/evaluate", json=labelled, timeout=300).json()
-        from madewithml.scoring import evaluate  # noqa: PLC0415
+        from madewithml.evaluation.scoring import evaluate  # noqa: PLC0415
 
         # the same scores as the evaluation's functions give here (tags, not floats, decide them)
         assert evaluated == json.loads(json.dumps(evaluate(model, holdout, "other")))
@@ -125,7 +147,7 @@ def test_the_http_service_answers_as_the_model(ray_session, champion, holdout):
         serve.shutdown()
 
 
-def test_mlflow_models_serve_answers_as_the_model(real_default_run, champion, holdout):
+def test_mlflow_models_serve_answers_as_the_model(real_default_run, champion, holdout, served_f1):
     tracking, model_uri, model = champion
     port = free_port()
     env = {**os.environ, "MLFLOW_TRACKING_URI": tracking}
@@ -137,9 +159,9 @@ def test_mlflow_models_serve_answers_as_the_model(real_default_run, champion, ho
         split = json.loads(holdout[["title", "description"]].to_json(orient="split", index=False))
         response = httpx.post(url + "/invocations", json={"dataframe_split": split}, timeout=300)
         assert response.status_code == 200, response.text
-        _same(
-            pd.DataFrame(response.json()["predictions"]),
-            model.predict(holdout[["title", "description"]]),
-        )
+        served = pd.DataFrame(response.json()["predictions"])
+        _same(served, model.predict(holdout[["title", "description"]]))
+        reported, f1 = served_f1
+        assert f1(served) == pytest.approx(reported)
     finally:
         stop(process)

@@ -25,7 +25,8 @@ def raw_data(tmp_path_factory) -> Path:
 
 
 def _logged(tracking_uri: str, name: str) -> tuple[str, float]:
-    """(version, signature default of inference.threshold) of the newest version of `name`."""
+    """(version, signature default of inference.threshold: the threshold the model answers with)
+    of the newest version of `name`."""
     client = mlflow.MlflowClient(tracking_uri=tracking_uri)
     version = max(client.search_model_versions(f"name='{name}'"), key=lambda v: int(v.version))
     mlflow.set_tracking_uri(tracking_uri)
@@ -45,7 +46,7 @@ def test_an_environment_and_params_reach_the_logged_model(
     ci = project / "conf/ci"
     ci.mkdir()
     (ci / "globals.yml").write_text("model_registry:\n  name: ci-tagger\n  champion_alias: best\n")
-    (ci / "parameters_inference.yml").write_text("inference:\n  threshold: 0.55\n")
+    (ci / "parameters_training.yml").write_text("calibration:\n  threshold: 0.55\n")
     env = {"RAY_ADDRESS": ray_session.get_runtime_context().gcs_address}
     result = kedro(
         project,
@@ -53,7 +54,7 @@ def test_an_environment_and_params_reach_the_logged_model(
         "-e",
         "ci",
         "--pipelines=training",
-        "--params=inference.threshold=0.37",
+        "--params=calibration.threshold=0.37",
         data_dir=raw_data,
         env=env,
     )
@@ -95,7 +96,7 @@ def test_the_packaged_project_runs_training_with_its_conf_source(
     environment = source / "conf/packaged"
     environment.mkdir()
     (environment / "parameters.yml").write_text(tiny_parameters(tiny_encoder))
-    (environment / "parameters_inference.yml").write_text("inference:\n  threshold: 0.61\n")
+    (environment / "parameters_training.yml").write_text("calibration:\n  threshold: 0.61\n")
     env = kedro_env(source, raw_data)
     packaged = subprocess.run(
         [str(Path(sys.executable).with_name("kedro")), "package"],

@@ -3,6 +3,6 @@ then calls `load_context` with the tagger's folder. Nothing else belongs here.""
 
 from mlflow.models import set_model
 
-from madewithml.core.mlflow_model import TaggerModel
+from madewithml.core.pyfunc import TaggerModel
 
 set_model(TaggerModel())

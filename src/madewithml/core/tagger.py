@@ -17,10 +17,10 @@ import numpy as np
 import pandas as pd
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
+from madewithml.core.classifier import TagClassifier
 from madewithml.core.inputs import check_projects, check_texts
-from madewithml.core.linear import LinearTextModel
-from madewithml.core.model import TagClassifier
 from madewithml.core.text import project_text
+from madewithml.core.tfidf import LinearTextModel
 from madewithml.core.tokenization import length_sorted_batches, pad_batch, tokenize
 
 SETTINGS_FILE = "tagger.json"
@@ -40,11 +40,26 @@ class TaggerSettings:
     batch_size: int = 64  # rows per forward pass (inference.batch_size)
     stopwords: tuple[str, ...] = field(default=())  # dropped from the text; empty: none
     blend_weight: float = 0.0  # the text model's share of the probabilities (0: none)
+    # Temperature scaling of the (blended) probabilities, fitted on the validation split by
+    # training (`madewithml.evaluation.calibration`): p ∝ exp(log p / temperature); 1 leaves
+    # them as they are. The threshold above is a probability on this calibrated scale.
+    temperature: float = 1.0
 
 
 def tag_columns(predictions: pd.DataFrame) -> list[str]:
     """The tags of a predictions table: its probability columns, in the model's order."""
     return [column for column in predictions.columns if column != PREDICTION]
+
+
+def temper(probabilities: np.ndarray, temperature: float) -> np.ndarray:
+    """Temperature scaling of probabilities (rows sum to 1): ``softmax(log p / temperature)``.
+    Below 1 it sharpens them, above 1 it flattens them; the most likely tag never changes."""
+    if temperature == 1.0:
+        return probabilities
+    logits = np.log(np.clip(probabilities, np.finfo(np.float64).tiny, None)) / temperature
+    logits -= logits.max(axis=1, keepdims=True)
+    scaled = np.exp(logits)
+    return scaled / scaled.sum(axis=1, keepdims=True)
 
 
 def apply_threshold(probabilities: pd.DataFrame, threshold: float, other_tag: str) -> pd.Series:
@@ -82,7 +97,8 @@ class Tagger:
         return project_text(projects["title"], projects["description"], self.settings.stopwords)
 
     def predict_proba(self, projects: pd.DataFrame) -> np.ndarray:
-        """The probability of every tag (columns in `classes` order) for each row.
+        """The probability of every tag (columns in `classes` order) for each row: the
+        classifier's, blended with the text model's, at the settings' temperature.
 
         Raises:
             InvalidInputError: for rows that are not text, a blank title, or a title and
@@ -102,7 +118,7 @@ class Tagger:
             probabilities = (1 - weight) * probabilities + weight * self.linear.predict_proba(
                 texts.tolist()
             )
-        return probabilities
+        return temper(probabilities, self.settings.temperature)
 
     def predict(self, projects: pd.DataFrame, threshold: float | None = None) -> pd.DataFrame:
         """`prediction` (after the threshold rule) and the probability of every tag, one row

@@ -2,7 +2,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
-from madewithml.encoder import load_tokenizer
+from madewithml.data.encoder import load_tokenizer
+from madewithml.data.schemas import DataValidationError
 from madewithml.pipelines.data_processing.nodes import (
     add_clean_text,
     encode_labels,
@@ -14,7 +15,6 @@ from madewithml.pipelines.data_processing.nodes import (
     tokenize_texts,
     validate_projects,
 )
-from madewithml.schemas import DataValidationError
 
 ACCEPTED = ["computer-vision", "mlops", "natural-language-processing"]
 ENCODER = "packaged:all-MiniLM-L6-v2"

@@ -6,8 +6,8 @@ from factories import project_parameters
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
+from madewithml.data.schemas import DataValidationError
 from madewithml.pipelines.data_processing import create_pipeline
-from madewithml.schemas import DataValidationError
 
 PARAMS = {
     **project_parameters("data_processing"),

@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from madewithml.evaluation.metrics import weighted_scores
 from madewithml.pipelines.evaluation.nodes import (
     build_report,
     decide,
@@ -12,12 +13,13 @@ from madewithml.pipelines.evaluation.nodes import (
     fit_baseline,
     plot_confusion_matrix,
     plot_per_class_f1,
+    plot_threshold_curve,
     predict_baseline,
     predict_holdout,
     promote,
     report_metrics,
-    score_predictions,
-    score_slices,
+    score_baseline,
+    score_model,
 )
 
 CLASS_TO_INDEX = {"computer-vision": 0, "mlops": 1, "natural-language-processing": 2, "other": 3}
@@ -51,31 +53,53 @@ def holdout():
 
 @pytest.fixture
 def predictions(holdout):
-    # one mistake: the mlops row is predicted as other
-    predicted = ["natural-language-processing", "computer-vision", "other", "other"]
-    return holdout[["id", "tag"]].assign(prediction=predicted)
+    # served: one mistake (the mlops row answered other); the most likely tag gets it right
+    served = ["natural-language-processing", "computer-vision", "other", "other"]
+    return holdout[["id", "tag"]].assign(prediction=served, most_likely=holdout["tag"])
 
 
-def test_score_predictions(predictions):
-    scores = score_predictions(predictions, CLASS_TO_INDEX)
-    assert scores["overall"]["f1"] == pytest.approx((1 + 1 + 0 + 2 / 3) / 4)
-    assert scores["per_class"]["mlops"] == {"precision": 0, "recall": 0, "f1": 0, "support": 1}
-    assert scores["per_class"]["other"]["precision"] == 0.5
-    assert scores["confusion_matrix"]["classes"] == list(CLASS_TO_INDEX)
-    assert scores["confusion_matrix"]["matrix"][1] == [0, 0, 0, 1]  # true mlops → other
+@pytest.fixture
+def model_scores(holdout, predictions):
+    return score_model(holdout, predictions, CLASS_TO_INDEX, "other")
 
 
-def test_score_slices_scores_each_slice_on_its_rows(holdout, predictions):
-    scores = score_slices(holdout, predictions)
-    assert scores["nlp_llm"] == {"precision": 1.0, "recall": 1.0, "f1": 1.0, "num_samples": 1}
-    # short texts (< 8 words): rows 1 (6 words), 2 (2) and 3 (3); row 3 is the mistake
-    assert scores["short_text"]["num_samples"] == 3
-    assert scores["short_text"]["f1"] == pytest.approx((1 + 1 + 0) / 3)
+def _baseline(holdout, answers):
+    return score_baseline(
+        holdout, holdout[["id", "tag"]].assign(prediction=answers), CLASS_TO_INDEX
+    )
 
 
-def test_score_slices_with_an_empty_slice(holdout, predictions):
+def test_the_model_is_scored_as_served_and_by_its_most_likely_tag(model_scores):
+    served, most_likely = model_scores["served"], model_scores["most_likely"]
+    assert served["overall"]["f1"] == pytest.approx((1 + 1 + 0 + 2 / 3) / 4)
+    assert served["per_class"]["mlops"] == {"precision": 0, "recall": 0, "f1": 0, "support": 1}
+    assert served["per_class"]["other"]["precision"] == 0.5
+    assert served["confusion_matrix"]["classes"] == list(CLASS_TO_INDEX)
+    assert served["confusion_matrix"]["matrix"][1] == [0, 0, 0, 1]  # true mlops → other
+    assert most_likely["overall"]["f1"] == 1.0
+    assert model_scores["answered_other"] == {"served": 0.5, "most_likely": 0.25, "true": 0.25}
+
+
+def test_the_slices_score_each_slice_on_its_rows(holdout, model_scores):
+    slices = model_scores["served"]["slices"]
+    assert slices["nlp_llm"] == {"precision": 1.0, "recall": 1.0, "f1": 1.0, "num_samples": 1}
+    # short texts (< 8 words): rows 1 (6 words), 2 (2) and 3 (3); row 3 is the served mistake
+    assert slices["short_text"]["num_samples"] == 3
+    assert slices["short_text"]["f1"] == pytest.approx((1 + 1 + 0) / 3)
+    assert model_scores["most_likely"]["slices"]["short_text"]["f1"] == 1.0
+
+
+def test_the_model_is_scored_by_position_whatever_the_holdout_index(holdout, predictions):
+    shuffled_index = holdout.set_index(pd.Index([40, 30, 20, 10]))
+    scores = score_model(shuffled_index, predictions, CLASS_TO_INDEX, "other")
+    assert scores["served"]["confusion_matrix"]["matrix"][1] == [0, 0, 0, 1]
+
+
+def test_the_baseline_is_scored_with_an_empty_slice(holdout):
     rows = holdout.assign(tag="other")  # no NLP rows: nlp_llm is empty
-    assert score_slices(rows, predictions)["nlp_llm"]["num_samples"] == 0
+    scores = _baseline(rows, ["other"] * 4)
+    assert scores["overall"]["f1"] == 1.0
+    assert scores["slices"]["nlp_llm"]["num_samples"] == 0
 
 
 def _toy(words: dict[str, str], repeat: int) -> pd.DataFrame:
@@ -108,15 +132,17 @@ def test_the_baseline_learns_a_separable_toy_set():
     assert predicted["prediction"].tolist() == holdout["tag"].tolist()
 
 
-def test_predict_holdout_is_the_logged_models_most_likely_tag(holdout, tiny_tagger, tmp_path):
+def test_predict_holdout_answers_as_served_and_by_the_most_likely_tag(
+    holdout, tiny_tagger, tmp_path
+):
     from dataclasses import replace  # noqa: PLC0415
 
     import mlflow  # noqa: PLC0415
 
-    from madewithml import model_logging  # noqa: PLC0415
     from madewithml.core.tagger import Tagger  # noqa: PLC0415
+    from madewithml.shipping import packaging as model_logging  # noqa: PLC0415
 
-    # a model whose own threshold (0.99) would make every answer `other`
+    # a model whose own threshold (0.99) makes every served answer `other`
     strict = Tagger(
         tiny_tagger.classifier,
         tiny_tagger.tokenizer,
@@ -125,17 +151,17 @@ def test_predict_holdout_is_the_logged_models_most_likely_tag(holdout, tiny_tagg
     )
     model_logging.save_model(strict, tmp_path / "model")
     model = mlflow.pyfunc.load_model(str(tmp_path / "model"))
-    model.metadata.model_uri = "models:/madewithml-tagger/7"
     predicted = predict_holdout(holdout.set_index(pd.Index([7, 8, 9, 10])), model)
     assert predicted["id"].tolist() == [1, 2, 3, 4]
     assert predicted["tag"].tolist() == holdout["tag"].tolist()
     probabilities = predicted[tiny_tagger.classes].to_numpy()
     expected = tiny_tagger.predict_proba(holdout)
     np.testing.assert_allclose(probabilities, expected, atol=1e-6)
-    # no threshold (the model's own says 0.99): the most likely tag of every row
+    assert predicted["prediction"].tolist() == ["other"] * 4  # as served: its own 0.99
     most_likely = [tiny_tagger.classes[i] for i in expected.argmax(axis=1)]
-    assert predicted["prediction"].tolist() == most_likely
+    assert predicted["most_likely"].tolist() == most_likely
     assert set(most_likely) != {"other"}
+    assert describe_evaluated_model(model)["threshold"] == 0.99
 
 
 def test_describe_evaluated_model(tiny_logged_model):
@@ -163,59 +189,108 @@ def test_promote_carries_the_decision_the_model_and_its_f1():
     assert promote(report)["promote"] is False
 
 
-def test_decide_compares_with_baseline_and_champion(predictions):
-    good = score_predictions(predictions, CLASS_TO_INDEX)
-    worse = score_predictions(predictions.assign(prediction="other"), CLASS_TO_INDEX)
-    assert decide(good, worse, {})["promote"] is True
-    assert decide(worse, good, {})["promote"] is False
-    champion = {"version": "2", "holdout_f1": 0.99}
-    decision = decide(good, worse, champion)
+def test_decide_compares_the_served_f1_with_baseline_and_champion(holdout, model_scores):
+    served_f1 = model_scores["served"]["overall"]["f1"]  # 0.67; most likely: 1.0
+    weak = _baseline(holdout, ["other"] * 4)  # F1 0.1
+    perfect = _baseline(holdout, holdout["tag"].tolist())
+    assert decide(model_scores, weak, {})["promote"] is True
+    assert decide(model_scores, perfect, {})["promote"] is False
+    # a champion between the served and the most likely F1: the served score decides
+    champion = {"version": "2", "holdout_f1": 0.8}
+    assert served_f1 < 0.8 < model_scores["most_likely"]["overall"]["f1"]
+    decision = decide(model_scores, weak, champion)
     assert decision["promote"] is False and decision["current_champion"] == champion
+    assert decide(model_scores, weak, {"version": "1", "holdout_f1": 0.6})["promote"] is True
 
 
-def test_report_and_its_mlflow_metrics(predictions):
-    scores = score_predictions(predictions, CLASS_TO_INDEX)
-    baseline = score_predictions(predictions.assign(prediction="other"), CLASS_TO_INDEX)
-    slices = {"short_text": {"f1": 0.5}, "nlp_llm": {"f1": None}}
+def test_report_and_its_mlflow_metrics(holdout, model_scores):
+    baseline = _baseline(holdout, ["other"] * 4)
     leakage = {
         "same_title_and_description": {"count": 0, "ids": []},
         "same_text": {"count": 1, "ids": [7]},
     }
-    report = build_report({"model_uri": "m"}, scores, slices, baseline, {"promote": True}, leakage)
+    model = {"model_uri": "m", "threshold": 0.4}
+    report = build_report(model, model_scores, baseline, {"promote": True}, leakage)
     assert report["holdout_in_training_data"] == leakage
+    served_f1 = model_scores["served"]["overall"]["f1"]
+    assert report["overall"]["f1"] == served_f1  # the top-level scores are the served ones
+    assert report["most_likely"]["overall"]["f1"] == 1.0
     assert report["lift_over_baseline"]["f1"] == pytest.approx(
-        scores["overall"]["f1"] - baseline["overall"]["f1"]
+        served_f1 - baseline["overall"]["f1"]
     )
-    assert {"timestamp", "per_class", "confusion_matrix", "baseline", "promotion"} <= set(report)
+    assert "0.4" in report["scored_as"]
+    assert {"timestamp", "per_class", "confusion_matrix", "slices", "baseline", "promotion"} <= set(
+        report
+    )
     metrics = report_metrics(report)
     assert metrics["holdout_in_training_data"] == [{"value": 1.0, "step": 0}]
-    assert metrics["holdout_f1"] == [{"value": scores["overall"]["f1"], "step": 0}]
-    assert "holdout_f1_mlops" in metrics and "slice_f1_short_text" in metrics
-    assert "slice_f1_nlp_llm" not in metrics  # an empty slice has no F1
+    assert metrics["holdout_f1"] == [{"value": served_f1, "step": 0}]
+    assert metrics["holdout_most_likely_f1"] == [{"value": 1.0, "step": 0}]
+    assert metrics["holdout_answered_other"] == [{"value": 0.5, "step": 0}]
+    assert metrics["threshold"] == [{"value": 0.4, "step": 0}]
+    assert metrics["holdout_f1_mlops"] == [{"value": 0.0, "step": 0}]  # served, not most likely
+    assert metrics["slice_f1_short_text"][0]["value"] == pytest.approx(2 / 3)
+    empty = build_report(
+        model,
+        score_model(
+            holdout.assign(tag="other"),
+            holdout.assign(prediction="other", most_likely="other"),
+            CLASS_TO_INDEX,
+            "other",
+        ),
+        baseline,
+        {"promote": False},
+        leakage,
+    )
+    assert "slice_f1_nlp_llm" not in report_metrics(empty)  # an empty slice has no F1
 
 
-def test_the_confusion_matrix_plot_shows_the_counts(predictions):
-    scores = score_predictions(predictions, CLASS_TO_INDEX)
-    figure = plot_confusion_matrix(scores)
+def test_the_confusion_matrix_plot_shows_the_served_counts(model_scores):
+    figure = plot_confusion_matrix(model_scores)
     axes = figure.axes[0]
-    assert axes.images[0].get_array().tolist() == scores["confusion_matrix"]["matrix"]
+    served = model_scores["served"]["confusion_matrix"]["matrix"]
+    assert axes.images[0].get_array().tolist() == served
     assert [t.get_text() for t in axes.get_xticklabels()] == list(CLASS_TO_INDEX)
     written = {
         (round(t.get_position()[1]), round(t.get_position()[0])): t.get_text() for t in axes.texts
     }
-    assert written[(1, 3)] == "1" and written[(1, 1)] == "0"  # true mlops predicted other
+    assert written[(1, 3)] == "1" and written[(1, 1)] == "0"  # true mlops answered other
     plt.close(figure)
 
 
-def test_the_per_class_f1_plot_has_a_bar_per_tag_for_model_and_baseline(predictions):
-    scores = score_predictions(predictions, CLASS_TO_INDEX)
-    baseline = score_predictions(predictions.assign(prediction="other"), CLASS_TO_INDEX)
-    figure = plot_per_class_f1(scores, baseline)
-    model_bars, baseline_bars = figure.axes[0].containers
-    assert [bar.get_height() for bar in model_bars] == [
-        scores["per_class"][tag]["f1"] for tag in CLASS_TO_INDEX
-    ]
-    assert [bar.get_height() for bar in baseline_bars] == [
-        baseline["per_class"][tag]["f1"] for tag in CLASS_TO_INDEX
-    ]
+def test_the_per_class_f1_plot_has_bars_for_served_most_likely_and_baseline(holdout, model_scores):
+    baseline = _baseline(holdout, ["other"] * 4)
+    figure = plot_per_class_f1(model_scores, baseline)
+    served_bars, most_likely_bars, baseline_bars = figure.axes[0].containers
+    for bars, scores in [
+        (served_bars, model_scores["served"]),
+        (most_likely_bars, model_scores["most_likely"]),
+        (baseline_bars, baseline),
+    ]:
+        assert [bar.get_height() for bar in bars] == [
+            scores["per_class"][tag]["f1"] for tag in CLASS_TO_INDEX
+        ]
+    plt.close(figure)
+
+
+def test_the_threshold_plot_draws_the_holdout_curve_and_marks_the_models_threshold(holdout):
+    probabilities = np.array(
+        [[0.1, 0.1, 0.7, 0.1], [0.6, 0.2, 0.1, 0.1], [0.2, 0.35, 0.25, 0.2], [0.4, 0.2, 0.2, 0.2]]
+    )
+    predictions = holdout[["id", "tag"]].join(
+        pd.DataFrame(probabilities, columns=list(CLASS_TO_INDEX))
+    )
+    figure = plot_threshold_curve(predictions, {"threshold": 0.45}, CLASS_TO_INDEX, "other")
+    axes = figure.axes[0]
+    f1_line, other_line, marker = axes.lines
+    assert list(marker.get_xdata()) == [0.45, 0.45]
+    # at the lowest threshold every row answers its most likely tag: three right, the
+    # `other` row answered computer-vision
+    answered = ["natural-language-processing", "computer-vision", "mlops", "computer-vision"]
+    first = weighted_scores(holdout["tag"].tolist(), answered)["f1"]
+    assert f1_line.get_ydata()[0] == pytest.approx(first)
+    assert other_line.get_ydata()[0] == 0.0
+    # above 0.7 every answer is `other`: right for one project in four (F1 0.4, weight 1/4)
+    assert other_line.get_ydata()[-1] == 1.0
+    assert f1_line.get_ydata()[-1] == pytest.approx(0.1)
     plt.close(figure)

@@ -1,5 +1,6 @@
 """`kedro run --pipelines=inference`: a logged model (the champion by default) over a CSV."""
 
+import mlflow
 import pandas as pd
 import pytest
 from kedro_project import copy_project, kedro, squashed
@@ -45,11 +46,24 @@ def test_batch_predictions_keep_the_input_and_add_every_probability(batch):
     assert set(predictions["prediction"]) <= set(TAGS)
 
 
-def test_the_threshold_turns_unsure_predictions_into_other(batch):
+def _own_threshold(project) -> float:
+    """The champion's own threshold: its signature's default (chosen by calibration)."""
+    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
+    try:
+        info = mlflow.models.get_model_info("models:/madewithml-tagger@champion")
+    finally:
+        mlflow.set_tracking_uri(None)
+    (threshold,) = info.signature.params.params
+    return threshold.default
+
+
+def test_the_threshold_turns_unsure_predictions_into_other(tiny_champion_project, batch):
     most_likely = batch[0.0][TAGS].idxmax(axis=1)
     assert batch[0.0]["prediction"].tolist() == most_likely.tolist()
     assert set(batch[1.0]["prediction"]) == {"other"}  # nothing is ever that sure
-    sure = batch[None][TAGS].max(axis=1) >= 0.9  # the default threshold
+    own = _own_threshold(tiny_champion_project)
+    assert 0.25 <= own < 1.0
+    sure = batch[None][TAGS].max(axis=1) >= own  # no threshold given: the model's own
     expected = most_likely.where(sure, "other")
     assert batch[None]["prediction"].tolist() == expected.tolist()
     pd.testing.assert_frame_equal(batch[0.0][TAGS], batch[None][TAGS])

@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 from kedro.io.core import DatasetError
 from kedro.pipeline import node, pipeline
 
-from madewithml import hooks
 from madewithml.core.inputs import InvalidInputError
+from madewithml.datasets.engine_csv import EngineCSVDataset
+from madewithml.framework import hooks
 from madewithml.pipelines.inference.nodes import check_actor_pool, predict_projects, predict_table
-from madewithml.ray_datasets import EngineCSVDataset
 
 TITLES = ["BERT for search", "GAN faces", "Feature store", "Speech to text", "Object tracking"]
 DESCRIPTIONS = [
@@ -66,8 +66,8 @@ def renamed_model(tiny_tagger, tmp_path_factory):
     """
     import mlflow  # noqa: PLC0415
 
-    from madewithml import model_logging  # noqa: PLC0415
     from madewithml.core.tagger import Tagger  # noqa: PLC0415
+    from madewithml.shipping import packaging as model_logging  # noqa: PLC0415
 
     classes = list(reversed(tiny_tagger.classes))
     tagger = Tagger(

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from madewithml.core.model import TagClassifier
+from madewithml.core.classifier import TagClassifier
 from madewithml.pipelines.training.nodes import train_model
 
 NUM_EPOCHS = 40  # the tiny model's epochs take well under a second: room to strike mid-way

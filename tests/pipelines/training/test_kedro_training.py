@@ -65,8 +65,11 @@ def test_the_run_holds_parameters_metric_history_and_the_model_once(trained_proj
     for name in ["train_loss", "val_loss", "val_f1", "lr", "epoch_s"]:
         history = client.get_metric_history(run.info.run_id, name)
         assert [m.step for m in history] == [0, 1], name
-    # The run's own artifacts are its plots: no checkpoint folder, no loose class_to_index.
-    assert {a.path for a in client.list_artifacts(run.info.run_id)} == {"plots"}
+    # The run's own artifacts are its plots and how the model was calibrated: no checkpoint
+    # folder, no loose class_to_index.
+    assert {a.path for a in client.list_artifacts(run.info.run_id)} == {"plots", "calibration.json"}
+    plots = {a.path for a in client.list_artifacts(run.info.run_id, "plots")}
+    assert {"plots/calibration.png", "plots/training_curves.png"} <= plots
     # The model is logged once: one MLflow model of the run, holding the weights once.
     models = client.search_logged_models(
         experiment_ids=[run.info.experiment_id], filter_string=f"source_run_id='{run.info.run_id}'"

@@ -11,8 +11,8 @@ from sklearn.metrics import f1_score
 from sklearn.utils.class_weight import compute_class_weight
 from torch import nn
 
-from madewithml.core.model import TagClassifier
-from madewithml.train_loop import (
+from madewithml.core.classifier import TagClassifier
+from madewithml.training.loop import (
     _restore,
     _save_checkpoint,
     batches_of,

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from madewithml.core.model import TagClassifier
+from madewithml.core.classifier import TagClassifier
 from madewithml.pipelines.training.nodes import train_model
 
 
@@ -74,7 +74,7 @@ def test_the_returned_model_is_the_best_checkpoint_not_the_last(
     import numpy as np  # noqa: PLC0415
     import torch  # noqa: PLC0415
 
-    from madewithml.train_loop import (  # noqa: PLC0415
+    from madewithml.training.loop import (  # noqa: PLC0415
         batches_of,
         class_weights,
         eval_batches,
@@ -112,7 +112,7 @@ def test_same_seed_reproduces_the_metrics_and_the_predictions(
 ):
     import torch  # noqa: PLC0415
 
-    from madewithml.train_loop import collate  # noqa: PLC0415
+    from madewithml.training.loop import collate  # noqa: PLC0415
 
     train, val, class_to_index = model_inputs
     training_params["num_epochs"] = 2
@@ -140,8 +140,8 @@ def test_two_data_parallel_workers_train_on_disjoint_halves(
     from ray import cloudpickle  # noqa: PLC0415
     from ray.train import UserCallback  # noqa: PLC0415
 
-    from madewithml.ray_training import build_trainer, train_loop_config  # noqa: PLC0415
-    from madewithml.train_loop import shard_digest  # noqa: PLC0415
+    from madewithml.training.loop import shard_digest  # noqa: PLC0415
+    from madewithml.training.trainer import build_trainer, train_loop_config  # noqa: PLC0415
 
     @ray.remote(num_cpus=0)
     class Store:

@@ -10,7 +10,7 @@ from factories import project_parameters
 from ray import tune
 
 from madewithml.pipelines.tuning.nodes import plot_trials, select_best_hyperparameters
-from madewithml.tuning import best_trial, initial_point, search_space, trial_outcome
+from madewithml.training.tuner import best_trial, initial_point, search_space, trial_outcome
 
 # conf/base/parameters_tuning.yml's search space, and an integer dimension
 SPACE = {

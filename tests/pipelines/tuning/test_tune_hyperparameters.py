@@ -6,8 +6,8 @@ import torch
 from factories import fast_training_params, mlflow_tracking
 
 from madewithml.pipelines.tuning.nodes import select_best_hyperparameters, tune_hyperparameters
-from madewithml.ray_training import load_checkpoint
-from madewithml.train_loop import collate, eval_step
+from madewithml.training.loop import collate, eval_step
+from madewithml.training.trainer import load_checkpoint
 
 TUNING = {
     "num_runs": 2,

@@ -12,11 +12,11 @@ from transformers import PreTrainedTokenizerBase
 from madewithml.core.inputs import check_texts
 from madewithml.core.text import project_text
 from madewithml.core.tokenization import tokenize
-from madewithml.data_quality import check_split_preconditions, resolve_duplicate_texts
-from madewithml.encoder import load_tokenizer
-from madewithml.labels import encode_labels, map_tags
-from madewithml.schemas import RAW_COLUMNS, validate_raw_projects
-from madewithml.stopwords import stopwords
+from madewithml.data.encoder import load_tokenizer
+from madewithml.data.labels import encode_labels, map_tags
+from madewithml.data.quality import check_split_preconditions, resolve_duplicate_texts
+from madewithml.data.schemas import RAW_COLUMNS, validate_raw_projects
+from madewithml.data.stopwords import stopwords
 
 __all__ = [
     "add_clean_text",

@@ -9,18 +9,20 @@ import pandas as pd
 from matplotlib.figure import Figure  # plots are files: no pyplot, no backend
 from sklearn.pipeline import Pipeline
 
-from madewithml import scoring
-from madewithml.baseline import make_baseline
+from madewithml.core.pyfunc import THRESHOLD_PARAM
 from madewithml.core.text import project_text
-from madewithml.promotion import decide_promotion
-from madewithml.stopwords import stopwords
+from madewithml.data.stopwords import stopwords
+from madewithml.evaluation import calibration, scoring
+from madewithml.evaluation.baseline import make_baseline
+from madewithml.evaluation.plots import draw_threshold_curve
+from madewithml.evaluation.promotion import decide_promotion
 
 
 def predict_holdout(holdout_projects: pd.DataFrame, evaluated_model: Any) -> pd.DataFrame:
     """The evaluated model's answers for every holdout row, through the logged model's own
-    `predict` (as served): `prediction` is the most likely tag, as in the seed's evaluation
-    (the threshold is a serving rule)."""
-    predictions = scoring.predict_most_likely(evaluated_model, holdout_projects)
+    `predict` with its defaults: `prediction` as served (at the model's own threshold),
+    `most_likely` (the threshold undone) and every tag's probability."""
+    predictions = scoring.predict_labelled(evaluated_model, holdout_projects)
     return pd.concat([holdout_projects[["id", "tag"]], predictions], axis=1)
 
 
@@ -46,20 +48,35 @@ def predict_baseline(
     return holdout_projects[["id", "tag"]].assign(prediction=baseline.predict(texts))
 
 
-def score_predictions(predictions: pd.DataFrame, class_to_index: dict[str, int]) -> dict:
-    """Overall weighted scores, per-class scores and the confusion matrix."""
-    return scoring.score_predictions(predictions, sorted(class_to_index, key=class_to_index.get))
+def score_model(
+    holdout_projects: pd.DataFrame,
+    holdout_predictions: pd.DataFrame,
+    class_to_index: dict[str, int],
+    other_tag: str,
+) -> dict:
+    """The model's holdout scores as served and by the most likely tag (overall, per class,
+    confusion matrix, slices), and the share answered `other_tag` by each and truly."""
+    classes = sorted(class_to_index, key=class_to_index.get)
+    return scoring.score_model(holdout_projects, holdout_predictions, classes, other_tag)
 
 
-def score_slices(holdout_projects: pd.DataFrame, predictions: pd.DataFrame) -> dict:
-    """Weighted scores on every registered slice of the holdout (see madewithml.slices)."""
-    return scoring.score_slices(holdout_projects, predictions)
+def score_baseline(
+    holdout_projects: pd.DataFrame,
+    baseline_predictions: pd.DataFrame,
+    class_to_index: dict[str, int],
+) -> dict:
+    """The baseline's holdout scores (overall, per class, confusion matrix, slices)."""
+    classes = sorted(class_to_index, key=class_to_index.get)
+    return scoring.score_answers(
+        holdout_projects.reset_index(drop=True), baseline_predictions["prediction"], classes
+    )
 
 
 def decide(model_scores: dict, baseline_scores: dict, champion: dict) -> dict:
-    """Whether the evaluated model should become the champion, and why."""
+    """Whether the evaluated model should become the champion, and why: its served F1 (as it
+    answers with its own threshold) against the baseline's and the champion's."""
     decision = decide_promotion(
-        model_scores["overall"]["f1"],
+        model_scores[scoring.SERVED]["overall"]["f1"],
         baseline_scores["overall"]["f1"],
         champion.get("holdout_f1") if champion else None,
     )
@@ -67,34 +84,41 @@ def decide(model_scores: dict, baseline_scores: dict, champion: dict) -> dict:
 
 
 def describe_evaluated_model(evaluated_model: Any) -> dict:
-    """Which logged model was evaluated: its URI (a registered version after training) and the
-    MLflow run that logged it."""
+    """Which logged model was evaluated: its URI (a registered version after training), the
+    MLflow run that logged it, and its own default threshold (what it answers with)."""
     metadata = evaluated_model.metadata
+    params = metadata.get_params_schema()
+    defaults = {spec.name: spec.default for spec in params.params} if params else {}
     return {
         "model_uri": getattr(metadata, "model_uri", None),
         "run_id": metadata.run_id,
         "model_id": getattr(metadata, "model_id", None),
+        "threshold": defaults.get(THRESHOLD_PARAM),
     }
 
 
 def build_report(
     model: dict,
     model_scores: dict,
-    slice_scores: dict,
     baseline_scores: dict,
     promotion: dict,
     leakage: dict,
 ) -> dict:
-    """The evaluation report: data/08_reporting/evaluation.json."""
+    """The evaluation report: data/08_reporting/evaluation.json. Its `overall`, `per_class`,
+    `confusion_matrix` and `slices` are the model as served (its own threshold); `most_likely`
+    holds the same with the threshold undone."""
+    served = model_scores[scoring.SERVED]
     lift = {
-        name: model_scores["overall"][name] - baseline_scores["overall"][name]
+        name: served["overall"][name] - baseline_scores["overall"][name]
         for name in ["precision", "recall", "f1"]
     }
     return {
         "model": model,
         "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
-        **model_scores,
-        "slices": slice_scores,
+        "scored_as": f"served: the model's own threshold {model.get('threshold')}",
+        **served,
+        "answered_other": model_scores["answered_other"],
+        scoring.MOST_LIKELY: model_scores[scoring.MOST_LIKELY],
         "baseline": baseline_scores,
         "lift_over_baseline": lift,
         "promotion": promotion,
@@ -104,8 +128,8 @@ def build_report(
 
 def promote(evaluation_report: dict) -> dict:
     """What the registry's champion alias becomes: the evaluated model (its URI, and its exact
-    holdout F1, which the next evaluation must beat) when the decision is to promote; with
-    ``promote`` false the champion stays."""
+    served holdout F1, which the next evaluation must beat) when the decision is to promote;
+    with ``promote`` false the champion stays."""
     return {
         "promote": evaluation_report["promotion"]["promote"],
         "model_uri": evaluation_report["model"]["model_uri"],
@@ -116,12 +140,17 @@ def promote(evaluation_report: dict) -> dict:
 
 
 def report_metrics(report: dict) -> dict[str, dict[str, float]]:
-    """The report's numbers as MLflow metrics (kedro-mlflow's metrics-history format)."""
+    """The report's numbers as MLflow metrics (kedro-mlflow's metrics-history format): the
+    model as served, and `holdout_most_likely_f1` beside it."""
     metrics = {f"holdout_{k}": report["overall"][k] for k in ["precision", "recall", "f1"]}
+    metrics["holdout_most_likely_f1"] = report[scoring.MOST_LIKELY]["overall"]["f1"]
+    metrics["holdout_answered_other"] = report["answered_other"][scoring.SERVED]
     metrics["baseline_holdout_f1"] = report["baseline"]["overall"]["f1"]
     leaked = {i for kind in report["holdout_in_training_data"].values() for i in kind["ids"]}
     metrics["holdout_in_training_data"] = len(leaked)
     metrics["lift_f1"] = report["lift_over_baseline"]["f1"]
+    if report["model"].get("threshold") is not None:
+        metrics["threshold"] = report["model"]["threshold"]
     for tag, scores in report["per_class"].items():
         metrics[f"holdout_f1_{tag}"] = scores["f1"]
     for name, scores in report["slices"].items():
@@ -131,15 +160,16 @@ def report_metrics(report: dict) -> dict[str, dict[str, float]]:
 
 
 def plot_confusion_matrix(model_scores: dict) -> Figure:
-    """Holdout confusion matrix (rows: true tag, columns: predicted tag)."""
-    classes = model_scores["confusion_matrix"]["classes"]
-    matrix = model_scores["confusion_matrix"]["matrix"]
+    """Holdout confusion matrix of the served answers (rows: true tag, columns: answer)."""
+    served = model_scores[scoring.SERVED]
+    classes = served["confusion_matrix"]["classes"]
+    matrix = served["confusion_matrix"]["matrix"]
     figure = Figure(figsize=(6, 5))
     axes = figure.subplots()
     image = axes.imshow(matrix, cmap="Blues")
     axes.set_xticks(range(len(classes)), classes, rotation=30, ha="right")
     axes.set_yticks(range(len(classes)), classes)
-    axes.set_xlabel("predicted")
+    axes.set_xlabel("answered (as served)")
     axes.set_ylabel("true")
     for i, row in enumerate(matrix):
         for j, count in enumerate(row):
@@ -151,19 +181,44 @@ def plot_confusion_matrix(model_scores: dict) -> Figure:
 
 
 def plot_per_class_f1(model_scores: dict, baseline_scores: dict) -> Figure:
-    """Holdout F1 per tag, the model beside the baseline."""
-    classes = list(model_scores["per_class"])
-    model_f1 = [model_scores["per_class"][c]["f1"] for c in classes]
-    baseline_f1 = [baseline_scores["per_class"][c]["f1"] for c in classes]
-    figure = Figure(figsize=(7, 4))
+    """Holdout F1 per tag: the model as served, by its most likely tag, and the baseline."""
+    served, most_likely = model_scores[scoring.SERVED], model_scores[scoring.MOST_LIKELY]
+    classes = list(served["per_class"])
+    figure = Figure(figsize=(8, 4))
     axes = figure.subplots()
     positions = range(len(classes))
-    axes.bar([p - 0.2 for p in positions], model_f1, width=0.4, label="model")
-    axes.bar([p + 0.2 for p in positions], baseline_f1, width=0.4, label="TF-IDF baseline")
+    bars = [
+        (served, "model as served"),
+        (most_likely, "model, most likely tag"),
+        (baseline_scores, "TF-IDF baseline"),
+    ]
+    for offset, (scores, label) in zip((-0.27, 0.0, 0.27), bars, strict=True):
+        heights = [scores["per_class"][c]["f1"] for c in classes]
+        axes.bar([p + offset for p in positions], heights, width=0.27, label=label)
     axes.set_xticks(list(positions), classes, rotation=20, ha="right")
     axes.set_ylim(0, 1)
     axes.set_ylabel("F1")
     axes.legend(loc="lower right")
     axes.set_title("Holdout F1 per tag")
+    figure.tight_layout()
+    return figure
+
+
+def plot_threshold_curve(
+    holdout_predictions: pd.DataFrame,
+    evaluated_model_info: dict,
+    class_to_index: dict[str, int],
+    other_tag: str,
+) -> Figure:
+    """Holdout: the served weighted F1 and the share answered `other_tag` at every threshold
+    (`calibration.threshold_curve` of the model's probabilities), its own threshold marked."""
+    classes = sorted(class_to_index, key=class_to_index.get)
+    curve = calibration.threshold_curve(
+        holdout_predictions[classes].to_numpy(), holdout_predictions["tag"], classes, other_tag
+    )
+    figure = Figure(figsize=(6, 4))
+    axes = figure.subplots()
+    draw_threshold_curve(axes, curve, evaluated_model_info.get("threshold") or 0.0)
+    axes.set_title("Holdout: served answers by threshold")
     figure.tight_layout()
     return figure

@@ -1,4 +1,5 @@
-"""The evaluation pipeline: holdout metrics, slices, a baseline, plots and the promotion.
+"""The evaluation pipeline: holdout metrics (as served and by the most likely tag), slices, a
+baseline, plots and the promotion.
 
 The raw holdout goes through the same nodes as the training data; predictions come from the
 logged model's own `predict` (`evaluated_model`: in `kedro run`, the version that training just
@@ -8,7 +9,7 @@ moves the registry's champion alias to the evaluated version (`new_champion`).
 
 from kedro.pipeline import Pipeline, node, pipeline
 
-from madewithml.data_quality import check_leakage
+from madewithml.data.quality import check_leakage
 from madewithml.pipelines.data_processing.pipeline import preparation_nodes
 
 from .nodes import (
@@ -18,12 +19,13 @@ from .nodes import (
     fit_baseline,
     plot_confusion_matrix,
     plot_per_class_f1,
+    plot_threshold_curve,
     predict_baseline,
     predict_holdout,
     promote,
     report_metrics,
-    score_predictions,
-    score_slices,
+    score_baseline,
+    score_model,
 )
 
 
@@ -53,22 +55,21 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="predict_baseline",
             ),
             node(
-                score_predictions,
-                ["holdout_predictions", "class_to_index"],
+                score_model,
+                [
+                    "holdout_projects",
+                    "holdout_predictions",
+                    "class_to_index",
+                    "params:data_processing.other_tag",
+                ],
                 "model_scores",
                 name="score_model",
             ),
             node(
-                score_predictions,
-                ["baseline_predictions", "class_to_index"],
+                score_baseline,
+                ["holdout_projects", "baseline_predictions", "class_to_index"],
                 "baseline_scores",
                 name="score_baseline",
-            ),
-            node(
-                score_slices,
-                ["holdout_projects", "holdout_predictions"],
-                "slice_scores",
-                name="score_slices",
             ),
             node(
                 describe_evaluated_model,
@@ -87,7 +88,6 @@ def create_pipeline(**kwargs) -> Pipeline:
                 [
                     "evaluated_model_info",
                     "model_scores",
-                    "slice_scores",
                     "baseline_scores",
                     "promotion",
                     "holdout_leakage",
@@ -102,6 +102,17 @@ def create_pipeline(**kwargs) -> Pipeline:
                 "model_scores",
                 "confusion_matrix_plot",
                 name="plot_confusion_matrix",
+            ),
+            node(
+                plot_threshold_curve,
+                [
+                    "holdout_predictions",
+                    "evaluated_model_info",
+                    "class_to_index",
+                    "params:data_processing.other_tag",
+                ],
+                "threshold_plot",
+                name="plot_threshold_curve",
             ),
             node(
                 plot_per_class_f1,

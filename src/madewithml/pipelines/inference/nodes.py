@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from madewithml.console.progress import in_chunks
 from madewithml.core.inputs import check_projects
-from madewithml.core.mlflow_model import THRESHOLD_PARAM
-from madewithml.progress import in_chunks
+from madewithml.core.pyfunc import THRESHOLD_PARAM
 
 if TYPE_CHECKING:
     from ray.data import Dataset as RayDataset
@@ -24,15 +24,17 @@ else:  # Ray only for the Ray Data engine; Kedro resolves the hints of a node's 
 INPUT_NAME = "projects_to_predict"  # how input errors name the table
 
 
-def predict_table(model: Any, projects: pd.DataFrame, threshold: float) -> pd.DataFrame:
-    """Run a logged pyfunc model over a table of projects at the given threshold.
+def predict_table(model: Any, projects: pd.DataFrame, threshold: float | None) -> pd.DataFrame:
+    """Run a logged pyfunc model over a table of projects at its own threshold (`threshold`
+    None) or at the one given.
 
     Returns the input's columns followed by the prediction and the probability of every tag.
     """
     inputs = check_projects(projects, name=INPUT_NAME)
     if "id" in projects.columns:  # so that the model names a row it refuses by its id
         inputs = inputs.set_axis(pd.Index(projects["id"], name="id"))
-    predictions = model.predict(inputs, params={THRESHOLD_PARAM: threshold})
+    params = None if threshold is None else {THRESHOLD_PARAM: threshold}
+    predictions = model.predict(inputs, params=params)
     predictions.index = projects.index
     return pd.concat([projects, predictions], axis=1)
 
@@ -41,7 +43,7 @@ class BatchPredictor:
     """The callable class of `map_batches`: each actor of the pool holds one copy of the
     logged model and answers its batches with `predict_table`."""
 
-    def __init__(self, model: Any, threshold: float) -> None:
+    def __init__(self, model: Any, threshold: float | None) -> None:
         import ray  # noqa: PLC0415 - runs in a Ray actor
 
         self.model = ray.get(model) if isinstance(model, ray.ObjectRef) else model
@@ -71,7 +73,7 @@ def check_actor_pool(concurrency: int, num_cpus_per_actor: float, cluster_cpus: 
 def predict_on_ray_data(
     model: Any,
     projects: RayDataset,
-    threshold: float,
+    threshold: float | None,
     batch_size: int,
     concurrency: int,
     num_cpus_per_actor: float,
@@ -95,11 +97,12 @@ def predict_on_ray_data(
 def predict_projects(
     model: Any,
     projects: pd.DataFrame | RayDataset,
-    threshold: float,
+    threshold: float | None,
     ray_data: dict[str, Any] | None = None,
     progress_rows: int = 0,
 ) -> pd.DataFrame | RayDataset:
-    """Predict every project with a logged pyfunc model at the given threshold.
+    """Predict every project with a logged pyfunc model, at its own threshold unless
+    `threshold` (``inference.threshold``, given per run) overrides it.
 
     A DataFrame is predicted here (`predict_table`); a `ray.data.Dataset` (the
     catalog's ``inference.engine: ray_data``) lazily, on Ray Data, with `ray_data`'s

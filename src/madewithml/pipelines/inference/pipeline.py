@@ -16,7 +16,7 @@ def create_pipeline(**kwargs) -> Pipeline:
     then loads the projects as a lazy Ray Dataset, the node predicts them in a pool of actors
     (`params:inference.ray_data`), and the catalog streams the predictions to the file. The
     node has no ``ray`` tag: Ray is started only for that engine, because the catalog's
-    datasets then require it (`madewithml.hooks.RayHook`)."""
+    datasets then require it (`madewithml.framework.hooks.RayHook`)."""
     return pipeline(
         [
             node(

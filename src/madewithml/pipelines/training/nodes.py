@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 import pandas as pd
 from matplotlib.figure import Figure  # plots are files: no pyplot, no backend
 from transformers import PreTrainedTokenizerBase
 
-from madewithml.core.linear import LinearTextModel
-from madewithml.core.model import TagClassifier
+from madewithml.core.classifier import TagClassifier
 from madewithml.core.tagger import Tagger, TaggerSettings
-from madewithml.encoder import resolve_encoder
-from madewithml.ray_training import (
+from madewithml.core.tfidf import LinearTextModel
+from madewithml.data.encoder import resolve_encoder
+from madewithml.data.stopwords import stopwords
+from madewithml.evaluation import calibration
+from madewithml.evaluation.metrics import weighted_scores
+from madewithml.evaluation.plots import draw_threshold_curve
+from madewithml.training.tfidf import fit_text_model as fit_linear
+from madewithml.training.tracking import MlflowMetricsCallback
+from madewithml.training.trainer import (
     best_model,
     build_trainer,
     fit,
@@ -22,9 +29,6 @@ from madewithml.ray_training import (
     run_name,
     train_loop_config,
 )
-from madewithml.stopwords import stopwords
-from madewithml.text_model import fit_text_model as fit_linear
-from madewithml.tracking import MlflowMetricsCallback
 
 logger = logging.getLogger(__name__)
 
@@ -85,11 +89,12 @@ def package_model(
     max_length: int,
     data_processing: dict[str, Any],
     text_model: dict[str, Any],
-    inference: dict[str, Any],
+    batch_size: int,
 ) -> Tagger:
-    """The model that ships: the classifier with its tokenizer, tags, the text model it blends
-    (left out at `text_model.blend_weight` 0) and this run's settings (cleaning, `max_length`,
-    the threshold rule), which the `tagger` dataset logs to MLflow and registers."""
+    """The model that ships, before calibration: the classifier with its tokenizer, tags, the
+    text model it blends (left out at `text_model.blend_weight` 0) and this run's settings
+    (cleaning, `max_length`, rows per forward pass). Its threshold (0: always the most likely
+    tag) and temperature (1) are `calibrate_model`'s to set."""
     weight = float(text_model["blend_weight"])
     return Tagger(
         classifier,
@@ -97,14 +102,129 @@ def package_model(
         sorted(class_to_index, key=class_to_index.get),
         TaggerSettings(
             max_length=max_length,
-            threshold=float(inference["threshold"]),
+            threshold=0.0,
             other_tag=data_processing["other_tag"],
-            batch_size=inference["batch_size"],
+            batch_size=batch_size,
             stopwords=stopwords(data_processing["remove_stopwords"]),
             blend_weight=weight,
         ),
         linear if weight > 0 else None,
     )
+
+
+def calibrate_model(
+    uncalibrated_tagger: Tagger, val_projects: pd.DataFrame, params: dict[str, Any]
+) -> tuple[Tagger, dict[str, Any], dict[str, list[dict[str, float]]]]:
+    """The shipped model's temperature and default threshold, chosen on the validation split
+    (`madewithml.evaluation.calibration`): the tagger with both baked in, a report (before and
+    after, the served F1 at every threshold, reliability bins) and its numbers as MLflow metrics.
+
+    `params` is `calibration`: ``temperature_scaling`` (fit a temperature, or keep 1),
+    ``threshold`` (``auto``: the one that maximises served weighted F1 on validation, up to
+    ``f1_tolerance``; or a number to ship as it is) and ``reliability_bins``.
+    """
+    tagger, classes = uncalibrated_tagger, uncalibrated_tagger.classes
+    other_tag, bins = tagger.settings.other_tag, params["reliability_bins"]
+    y_true = val_projects["tag"].tolist()
+    raw = tagger.predict_proba(val_projects[["title", "description"]])
+    temperature = (
+        calibration.fit_temperature(raw, y_true, classes) if params["temperature_scaling"] else 1.0
+    )
+    calibrated = calibration.temper(raw, temperature)
+    curve = calibration.threshold_curve(calibrated, y_true, classes, other_tag)
+    chosen = params["threshold"]
+    threshold = (
+        calibration.choose_threshold(curve, params["f1_tolerance"])
+        if chosen == "auto"
+        else float(chosen)
+    )
+    served = calibration.served_answers(calibrated, classes, threshold, other_tag)
+    most_likely = calibration.served_answers(calibrated, classes, 0.0, other_tag)
+
+    def scores(probabilities) -> dict[str, float]:
+        return {
+            "nll": calibration.negative_log_likelihood(probabilities, y_true, classes),
+            "ece": calibration.expected_calibration_error(probabilities, y_true, classes, bins),
+        }
+
+    report = {
+        "split": "validation",
+        "rows": len(y_true),
+        "temperature": temperature,
+        "threshold": threshold,
+        "threshold_rule": (
+            f"auto: the lowest interval within {params['f1_tolerance']} of the best served "
+            "weighted F1 on validation, its midpoint"
+            if chosen == "auto"
+            else "fixed by calibration.threshold"
+        ),
+        "before": scores(raw),
+        "after": scores(calibrated),
+        "served_weighted_f1": _weighted_f1(y_true, served),
+        "most_likely_weighted_f1": _weighted_f1(y_true, most_likely),
+        "answered_other": float((served == other_tag).mean()),
+        "true_other": float(pd.Series(y_true).eq(other_tag).mean()),
+        "threshold_curve": curve.to_dict(orient="records"),
+        "reliability": {
+            "before": calibration.reliability(raw, y_true, classes, bins).to_dict("records"),
+            "after": calibration.reliability(calibrated, y_true, classes, bins).to_dict("records"),
+        },
+    }
+    logger.info(
+        "calibrated on %d validation projects: temperature %.3f, threshold %.3f (served F1 %.3f,"
+        " %.0f %% answered %s; expected calibration error %.3f -> %.3f)",
+        len(y_true),
+        temperature,
+        threshold,
+        report["served_weighted_f1"],
+        100 * report["answered_other"],
+        other_tag,
+        report["before"]["ece"],
+        report["after"]["ece"],
+    )
+    settings = replace(tagger.settings, temperature=temperature, threshold=threshold)
+    shipped = Tagger(tagger.classifier, tagger.tokenizer, classes, settings, tagger.linear)
+    metrics = {
+        "temperature": temperature,
+        "threshold": threshold,
+        "val_served_f1": report["served_weighted_f1"],
+        "val_most_likely_f1": report["most_likely_weighted_f1"],
+        "val_answered_other": report["answered_other"],
+        "val_ece_before": report["before"]["ece"],
+        "val_ece_after": report["after"]["ece"],
+        "val_nll_before": report["before"]["nll"],
+        "val_nll_after": report["after"]["nll"],
+    }
+    return shipped, report, {k: [{"value": float(v), "step": 0}] for k, v in metrics.items()}
+
+
+def _weighted_f1(y_true: list[str], y_pred: Any) -> float:
+    """Support-weighted F1 of the answers."""
+    return weighted_scores(list(y_true), list(y_pred))["f1"]
+
+
+def plot_calibration(calibration_report: dict[str, Any]) -> Figure:
+    """Validation: reliability before and after temperature scaling, and served weighted F1 and
+    the share answered `other` against the threshold, with the chosen one marked."""
+    figure = Figure(figsize=(10, 4))
+    reliability_axes, threshold_axes = figure.subplots(1, 2)
+    reliability_axes.plot([0, 1], [0, 1], color="grey", linestyle=":", label="perfect")
+    for stage, style in (("before", "o--"), ("after", "o-")):
+        bins = pd.DataFrame(calibration_report["reliability"][stage]).dropna()
+        label = f"{stage} (ECE {calibration_report[stage]['ece']:.3f})"
+        reliability_axes.plot(bins["confidence"], bins["accuracy"], style, label=label)
+    reliability_axes.set_xlabel("top probability")
+    reliability_axes.set_ylabel("accuracy")
+    reliability_axes.set_title(f"Reliability (temperature {calibration_report['temperature']:.2f})")
+    reliability_axes.legend(loc="upper left")
+    draw_threshold_curve(
+        threshold_axes,
+        pd.DataFrame(calibration_report["threshold_curve"]),
+        calibration_report["threshold"],
+    )
+    threshold_axes.set_title("Validation: served answers by threshold")
+    figure.tight_layout()
+    return figure
 
 
 def plot_training_curves(training_history: pd.DataFrame) -> Figure:

@@ -1,9 +1,17 @@
-"""The training pipeline: model inputs → a fine-tuned classifier (Ray Train) → the model that
-ships (`tagger`: saved under data/06_models, logged to MLflow and registered)."""
+"""The training pipeline: model inputs → a fine-tuned classifier (Ray Train) → the packaged
+model, calibrated on the validation split → the model that ships (`tagger`: saved under
+data/06_models, logged to MLflow and registered)."""
 
 from kedro.pipeline import Pipeline, node, pipeline
 
-from .nodes import fit_text_model, package_model, plot_training_curves, train_model
+from .nodes import (
+    calibrate_model,
+    fit_text_model,
+    package_model,
+    plot_calibration,
+    plot_training_curves,
+    train_model,
+)
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -40,10 +48,22 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "params:encoder.max_length",
                     "params:data_processing",
                     "params:text_model",
-                    "params:inference",
+                    "params:inference.batch_size",
                 ],
-                "tagger",
+                "uncalibrated_tagger",
                 name="package_model",
+            ),
+            node(
+                calibrate_model,
+                ["uncalibrated_tagger", "val_projects", "params:calibration"],
+                ["tagger", "calibration_report", "calibration_metrics"],
+                name="calibrate_model",
+            ),
+            node(
+                plot_calibration,
+                "calibration_report",
+                "calibration_plot",
+                name="plot_calibration",
             ),
             node(
                 plot_training_curves,

@@ -9,9 +9,9 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure  # plots are files: no pyplot, no backend
 
-from madewithml.encoder import resolve_encoder
-from madewithml.ray_training import run_name, train_loop_config
-from madewithml.tuning import (
+from madewithml.data.encoder import resolve_encoder
+from madewithml.training.trainer import run_name, train_loop_config
+from madewithml.training.tuner import (
     COMPLETED,
     STOPPED_EARLY,
     TrialMlflowCallback,

@@ -24,7 +24,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from madewithml import core
-from madewithml.core.mlflow_model import TAGGER_ARTIFACT, THRESHOLD_PARAM
+from madewithml.core.pyfunc import TAGGER_ARTIFACT, THRESHOLD_PARAM
 from madewithml.core.tagger import PREDICTION, Tagger
 
 CORE = Path(core.__file__).parent

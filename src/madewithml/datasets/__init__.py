@@ -21,8 +21,8 @@ from kedro_datasets.pandas import CSVDataset, ParquetDataset
 from kedro_datasets.yaml import YAMLDataset
 from kedro_mlflow.io.metrics import MlflowMetricsHistoryDataset
 
-from madewithml.registry import pinned_model_uri, registered_version
-from madewithml.timeline import mark
+from madewithml.console.timeline import mark
+from madewithml.shipping.registry import pinned_model_uri, registered_version
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +30,8 @@ logger = logging.getLogger(__name__)
 class RunTransaction:
     """The files one `kedro run` writes, committed together when it succeeds.
 
-    While a run is open (`madewithml.hooks.TransactionHook`), every dataset of this module saves
+    While a run is open (`madewithml.framework.hooks.TransactionHook`), every dataset of this
+    package saves
     into a hidden ``.staging-<id>/`` folder beside its target, and later nodes of the run read
     it from there. When the run succeeds, `commit` moves every staged file and folder over its
     target; when it fails, `rollback` deletes them. A failed (or killed) run therefore leaves
@@ -341,14 +342,14 @@ class MlflowTaggerDataset(_FolderDataset):
         self._logged_uri: str | None = None
 
     def _write(self, data: Any, folder: Path) -> None:
-        from madewithml import model_logging  # noqa: PLC0415 - MLflow and torch only when used
+        from madewithml.shipping import packaging as model_logging  # noqa: PLC0415 - MLflow and torch only when used
 
         model_logging.save_model(data, folder)
 
     def _after_save(self, data: Any, folder: Path) -> None:
         import mlflow  # noqa: PLC0415
 
-        from madewithml import model_logging  # noqa: PLC0415
+        from madewithml.shipping import packaging as model_logging  # noqa: PLC0415
 
         self._logged_uri = None
         if mlflow.active_run() is None:

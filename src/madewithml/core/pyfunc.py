@@ -1,7 +1,7 @@
 """The MLflow pyfunc model: a `Tagger` behind MLflow's `predict(model_input, params)`.
 
 Logged as a model from code (`logged_model.py`, no pickle) with the tagger's folder as its one
-artifact; `madewithml.model_logging` logs it. Every way this project predicts goes through
+artifact; `madewithml.shipping.packaging` logs it. Every way this project predicts goes through
 `TaggerModel.predict`: `kedro predict`, batch inference, evaluation, the HTTP service and
 `mlflow models serve`.
 """

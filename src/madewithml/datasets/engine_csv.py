@@ -59,7 +59,7 @@ class EngineCSVDataset(AtomicCSVDataset):
     Args:
         engine: ``pandas`` (load a DataFrame, save a DataFrame) or ``ray_data`` (load a lazy
             `ray.data.Dataset`; save a `ray.data.Dataset` or a DataFrame). Ray must be running
-            for ``ray_data``: `requires_ray` tells `madewithml.hooks.RayHook` to start it.
+            for ``ray_data``: `requires_ray` tells `madewithml.framework.hooks.RayHook` to start it.
         ray_load_args: keyword arguments of `ray.data.read_csv`; ``parse_options`` and
             ``convert_options`` may be dicts of `pyarrow.csv.ParseOptions` /
             `ConvertOptions` fields. By default values may hold newlines and the cells pandas

@@ -4,13 +4,13 @@ Kedro's CLI creates its CLI hook manager, and so loads this module, after readin
 metadata and before it imports any plugin's commands. Some of those imports warn about the
 library itself (kedro-mlflow's command module defines an MLflow `PythonModel` without type
 hints, and MLflow warns as the class is defined), so the console's filters
-(`madewithml.console.quiet`) are installed here, when the hooks are created: `settings.py`
+(`madewithml.console.notices.quiet`) are installed here, when the hooks are created: `settings.py`
 would be too late for `kedro <command>`.
 """
 
 from __future__ import annotations
 
-from madewithml.console import quiet
+from madewithml.console.notices import quiet
 
 
 class ConsoleCLIHooks:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from madewithml.schemas import DataValidationError
+from madewithml.data.schemas import DataValidationError
 
 logger = logging.getLogger(__name__)
 MAX_SHOWN = 10

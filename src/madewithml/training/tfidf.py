@@ -1,5 +1,5 @@
 """The classic half of the shipped model: TF-IDF + logistic regression on the cleaned text,
-fitted with scikit-learn and exported as numbers (`madewithml.core.linear.LinearTextModel`)
+fitted with scikit-learn and exported as numbers (`madewithml.core.tfidf.LinearTextModel`)
 that the logged model computes in NumPy."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from madewithml.core.linear import LinearTextModel
+from madewithml.core.tfidf import LinearTextModel
 
 
 def fit_text_model(

@@ -1,7 +1,7 @@
 """Ray Tune over the Ray Train loop: search space, trials, scheduler and their results.
 
 Each Tune trial is a function trainable that builds and fits the same `TorchTrainer` as the
-training pipeline (`madewithml.ray_training.build_trainer`) with a `TuneReportCallback`, which
+training pipeline (`madewithml.training.trainer.build_trainer`) with a `TuneReportCallback`, which
 forwards every epoch's report to Tune (the Ray Train V2 + Tune pattern: Tune does not take a
 trainer itself).
 """
@@ -24,9 +24,9 @@ from ray.tune.schedulers import AsyncHyperBandScheduler
 from ray.tune.search import ConcurrencyLimiter
 from ray.tune.search.optuna import OptunaSearch
 
+from madewithml.console.timeline import mark
 from madewithml.parameters import TUNING_METRICS
-from madewithml.ray_training import build_trainer, fit, storage_uri
-from madewithml.timeline import mark
+from madewithml.training.trainer import build_trainer, fit, storage_uri
 
 logger = logging.getLogger(__name__)
 

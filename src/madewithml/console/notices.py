@@ -8,7 +8,8 @@ conf/logging.yml, `training.ray_train.log_level`); what remains is filtered here
 `MADEWITHML_VERBOSE=1` turns every filter off, for debugging.
 
 - `quiet()` runs in the Kedro process: first when Kedro's CLI loads this project's CLI hooks
-  (`madewithml.cli_hooks`, before it imports any plugin's commands), then from settings.py (for
+  (`madewithml.framework.cli_hooks`, before it imports any plugin's commands), then from
+  settings.py (for
   a session started without the CLI: Jupyter, the service, a packaged run).
 - `quiet_ray_worker()` runs in every Ray worker process of the job (conf/ray.yml's
   `runtime_env.worker_process_setup_hook`), where Ray's background actors log.

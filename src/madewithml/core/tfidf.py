@@ -1,7 +1,7 @@
 """A TF-IDF + logistic regression text model in NumPy, from the numbers scikit-learn fitted.
 
 Training fits scikit-learn's `TfidfVectorizer(ngram_range, sublinear_tf=True)` and a
-multinomial `LogisticRegression` (`madewithml.text_model`); this module computes the same
+multinomial `LogisticRegression` (`madewithml.training.tfidf`); this module computes the same
 probabilities from their vocabulary, idf, coefficients and intercepts, so the shipped model
 blends it with the transformer without importing scikit-learn.
 """

@@ -5,8 +5,8 @@ all the projects of the requests that arrive within `batch_wait_timeout_s`, up t
 `max_batch_size` requests. Every answer is the logged model's own `predict`.
 
 `build_app` is a Ray Serve application builder: `kedro serve` uses it, and so can
-`serve run madewithml.serving:build_app model_uri=...` or a `serve deploy` / KubeRay config
-(`import_path: madewithml.serving:build_app`). Limits, batching and the deployment's resources
+`serve run madewithml.serving.app:build_app model_uri=...` or a `serve deploy` / KubeRay config
+(`import_path: madewithml.serving.app:build_app`). Limits, batching and the deployment's resources
 come from `conf/<env>/serving.yml` (or the builder's arguments).
 """
 
@@ -15,84 +15,25 @@ come from `conf/<env>/serving.yml` (or the builder's arguments).
 import asyncio
 import logging
 import sys
-import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import pandas as pd
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from ray import serve
 from ray.serve import Application
 
-from madewithml.answers import answers
 from madewithml.core.inputs import InvalidInputError, check_texts
-from madewithml.core.mlflow_model import THRESHOLD_PARAM
-from madewithml.scoring import evaluate
+from madewithml.core.pyfunc import THRESHOLD_PARAM
+from madewithml.evaluation.scoring import evaluate
+from madewithml.serving.answers import answers
+from madewithml.serving.guard import RequestGuard, requests_log
+from madewithml.serving.schemas import LabelledProject, Prediction, Project, ServiceConfig
 
 logger = logging.getLogger(__name__)
-requests_log = logging.getLogger("madewithml.serving.requests")
 APP_NAME = "madewithml"
-
-
-def _unicode(text: str) -> str:
-    """Refuse text that cannot be encoded (a lone surrogate such as "\\ud800")."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("is not valid Unicode text (it holds a lone surrogate)") from None
-    return text
-
-
-Text = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1), AfterValidator(_unicode)
-]
-
-
-class Project(BaseModel):
-    """A project to tag."""
-
-    model_config = ConfigDict(extra="forbid")
-    title: Text = Field(examples=["Transfer learning with transformers"])
-    description: Text = Field(examples=["Using transformers for transfer learning on text."])
-
-
-class LabelledProject(Project):
-    """A project with its true tag, for /evaluate."""
-
-    tag: Text = Field(examples=["natural-language-processing"])
-
-
-class Prediction(BaseModel):
-    prediction: str
-    probabilities: dict[str, float]
-
-
-class Limits(BaseModel):
-    max_body_bytes: Annotated[int, Field(ge=1)]
-    max_items: Annotated[int, Field(ge=1)]
-    max_text_chars: Annotated[int, Field(ge=1)]
-
-
-class Batching(BaseModel):
-    max_batch_size: Annotated[int, Field(ge=1)]
-    batch_wait_timeout_s: Annotated[float, Field(ge=0)]
-
-
-class ServiceConfig(BaseModel):
-    """What the service needs: the model and how to serve it (`conf/<env>/serving.yml`)."""
-
-    model_config = ConfigDict(extra="forbid")
-    model_uri: str
-    tracking_uri: str | None = None  # None: MLFLOW_TRACKING_URI, or MLflow's default
-    threshold: Annotated[float, Field(ge=0, le=1)] | None = None  # None: the model's default
-    other_tag: str = "other"
-    limits: Limits
-    batching: Batching
-    request_log: bool = True  # one line per request: method, path, status, latency, projects
-    deployment: dict[str, Any] = Field(default_factory=dict)  # serve.deployment options
 
 
 app = FastAPI(
@@ -110,80 +51,6 @@ async def _invalid_request(request: Request, error: RequestValidationError) -> J
         for problem in error.errors()
     ]
     return JSONResponse(status_code=422, content={"detail": details})
-
-
-class RequestGuard:
-    """ASGI middleware: POST bodies must be JSON (415), at most `max_body_bytes` long whatever
-    their framing (413, counted while the body streams in, so a chunked body is never read
-    whole), and one log line per request when `request_log` is on."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        config = getattr(scope["app"].state, "config", None)
-        started, status = time.perf_counter(), {"code": 500}
-
-        async def send_and_note(message: dict) -> None:
-            if message["type"] == "http.response.start":
-                status["code"] = message["status"]
-            await send(message)
-
-        try:
-            refusal = self._refusal(scope, config)
-            if refusal:
-                await JSONResponse(status_code=refusal[0], content={"detail": refusal[1]})(
-                    scope, receive, send_and_note
-                )
-                return
-            await self.app(scope, self._limited(receive, config), send_and_note)
-        finally:
-            if config is not None and config.request_log:
-                requests_log.info(
-                    "%s %s %d %.1f ms projects=%s",
-                    scope["method"],
-                    scope["path"],
-                    status["code"],
-                    1000 * (time.perf_counter() - started),
-                    scope.get("state", {}).get("projects", "-"),
-                )
-
-    @staticmethod
-    def _refusal(scope: dict, config: ServiceConfig | None) -> tuple[int, str] | None:
-        if scope["method"] != "POST" or config is None:
-            return None
-        headers = dict(scope["headers"])
-        content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
-        if content_type != b"application/json" and not content_type.endswith(b"+json"):
-            given = content_type.decode("latin-1") or "none"
-            return 415, f"JSON is expected (Content-Type: application/json), not {given}"
-        length = headers.get(b"content-length", b"")
-        limit = config.limits.max_body_bytes
-        if length.isdigit() and int(length) > limit:
-            return 413, f"request body of {int(length)} bytes is over the {limit}-byte limit"
-        return None
-
-    @staticmethod
-    def _limited(receive: Any, config: ServiceConfig | None) -> Any:
-        if config is None:
-            return receive
-        limit, received = config.limits.max_body_bytes, 0
-
-        async def limited_receive() -> dict:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:  # FastAPI answers an HTTPException raised while reading
-                    raise HTTPException(
-                        status_code=413, detail=f"request body over the {limit}-byte limit"
-                    )
-            return message
-
-        return limited_receive
 
 
 app.add_middleware(RequestGuard)
@@ -251,10 +118,12 @@ class TagService:
 
     @app.post("/evaluate")
     async def evaluate(self, request: Request, projects: list[LabelledProject]) -> dict[str, Any]:
-        """The evaluation pipeline's scores of the served model on labelled projects."""
+        """The evaluation pipeline's scores of the served model on labelled projects: as served
+        (at the service's threshold) and by the most likely tag."""
         frame = self._check(request, projects)
         labelled = frame.assign(tag=[project.tag for project in projects])
-        return await asyncio.to_thread(evaluate, self.model, labelled, self.config.other_tag)
+        other_tag = self.tagger.settings.other_tag
+        return await asyncio.to_thread(evaluate, self.model, labelled, other_tag, self.threshold)
 
     def _check(self, request: Request, items: list[Project]) -> pd.DataFrame:
         """The projects as a table, once they pass the limits and the model's input contract."""
@@ -308,7 +177,7 @@ def _project_serving(conf_source: str | None, env: str | None) -> dict[str, Any]
     from kedro.framework.project import settings  # noqa: PLC0415
     from kedro.utils import find_kedro_project  # noqa: PLC0415
 
-    from madewithml.config_loader import CONFIG_LOADER_ARGS, ProjectConfigLoader  # noqa: PLC0415
+    from madewithml.framework.config_loader import CONFIG_LOADER_ARGS, ProjectConfigLoader  # noqa: PLC0415
 
     project = find_kedro_project(Path.cwd())
     if conf_source is None and project is None:
@@ -319,9 +188,9 @@ def _project_serving(conf_source: str | None, env: str | None) -> dict[str, Any]
 
 
 def build_app(args: dict[str, Any]) -> Application:
-    """The Ray Serve application (`serve run madewithml.serving:build_app model_uri=...`).
+    """The Ray Serve application (`serve run madewithml.serving.app:build_app model_uri=...`).
 
-    `args`: `model_uri` (required), `tracking_uri`, `threshold`, `other_tag`, and any of
+    `args`: `model_uri` (required), `tracking_uri`, `threshold` (None: the model's own), and any of
     `serving.yml`'s `limits`, `batching`, `request_log`, `deployment`; what is not given comes
     from the project's `conf/<env>/serving.yml` (`conf_source` and `env` choose it).
     """

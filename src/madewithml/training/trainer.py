@@ -15,11 +15,11 @@ import ray.data
 import ray.train
 from ray.train.torch import TorchTrainer
 
-from madewithml.core.model import TagClassifier
+from madewithml.console.progress import show_progress_bar
+from madewithml.console.timeline import mark
+from madewithml.core.classifier import TagClassifier
 from madewithml.parameters import HYPERPARAMETERS
-from madewithml.progress import show_progress_bar
-from madewithml.timeline import mark
-from madewithml.train_loop import HISTORY_FILE, train_loop_per_worker
+from madewithml.training.loop import HISTORY_FILE, train_loop_per_worker
 
 MODEL_INPUT_COLUMNS = ["id", "input_ids", "target"]
 

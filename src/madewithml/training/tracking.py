@@ -11,7 +11,7 @@ from ray.train import Checkpoint, UserCallback
 
 logger = logging.getLogger(__name__)
 # Reported by the train loop for the run's own checks, not worth a metric: the step is the epoch,
-# and the shard digest is an identifier (madewithml.train_loop.ShardTally).
+# and the shard digest is an identifier (madewithml.training.loop.ShardTally).
 NOT_LOGGED = {"epoch", "train_digest"}
 
 

@@ -19,10 +19,10 @@ import torch
 import transformers
 from torch import nn
 
-from madewithml.core.model import TagClassifier
+from madewithml.console.timeline import mark
+from madewithml.core.classifier import TagClassifier
 from madewithml.core.tokenization import pad_batch
-from madewithml.progress import BatchProgress
-from madewithml.timeline import mark
+from madewithml.training.progress import BatchProgress
 
 logger = logging.getLogger(__name__)
 TRAINING_STATE_FILE = "training_state.pt"
@@ -238,7 +238,7 @@ def _restore(checkpoint: ray.train.Checkpoint, model: nn.Module, optimizer, sche
 
 def _progress_logger() -> logging.Logger:
     """A logger whose lines reach the `kedro run` console from inside a Ray worker."""
-    progress = logging.getLogger("madewithml.progress")
+    progress = logging.getLogger("madewithml.console.progress")
     if not progress.handlers:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(message)s"))

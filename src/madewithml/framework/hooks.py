@@ -4,67 +4,24 @@ for Spark)."""
 
 from __future__ import annotations
 
-import importlib
 import logging
-import os
-from pathlib import Path
 from typing import Any
 
 from kedro.framework.hooks import hook_impl
 from kedro.pipeline import Pipeline
 
+from madewithml.console.timeline import mark
 from madewithml.datasets import RunTransaction
+from madewithml.framework.ray_runtime import start_ray
 from madewithml.parameters import validate_parameters
-from madewithml.timeline import mark
 
 logger = logging.getLogger(__name__)
 RAY_TAG = "ray"
 
 
-LOCAL, JOINED = "local", "joined"
-
-
-def start_ray(config: dict[str, Any], tags: set[str]) -> str | None:
-    """Start (or join) Ray as conf/<env>/ray.yml says, for work with these tags.
-
-    Returns ``"local"`` when it started a Ray on this machine (whose processes go with
-    `ray.shutdown()`), ``"joined"`` when it connected to a running cluster (`ray.shutdown()` only
-    disconnects), and None, changing nothing, when Ray is already running in this process.
-    """
-    import ray  # noqa: PLC0415 - only what needs Ray pays for importing it
-
-    if ray.is_initialized():
-        logger.info("Ray is already running: using it as it is")
-        return None
-    init = dict(config.get("init") or {})
-    for tag, overrides in (config.get("init_by_tag") or {}).items():
-        if tag in tags:
-            init.update(overrides or {})
-    address = init.get("address") or os.environ.get("RAY_ADDRESS")
-    if address:
-        init["address"] = address
-        init.pop("num_cpus", None)
-        init.pop("num_gpus", None)
-    runtime_env = init.get("runtime_env")
-    if runtime_env and runtime_env.get("py_modules"):
-        init["runtime_env"] = {**runtime_env, "py_modules": _py_modules(runtime_env["py_modules"])}
-    logging_config = config.get("logging")
-    if logging_config:
-        init["logging_config"] = ray.LoggingConfig(**logging_config)
-    mark("ray.init started")
-    context = ray.init(**init)
-    mark("ray.init done")
-    dashboard = f", dashboard http://{context.dashboard_url}" if context.dashboard_url else ""
-    logger.info("Ray %s%s", f"joined at {address}" if address else "started", dashboard)
-    data_context = ray.data.DataContext.get_current()
-    for name, value in (config.get("data_context") or {}).items():
-        setattr(data_context, name, value)
-    return JOINED if address else LOCAL
-
-
 def _datasets_need_ray(pipeline: Pipeline, catalog: Any) -> bool:
     """Whether a dataset the pipeline reads or writes says it `requires_ray` (batch inference's
-    CSVs with ``inference.engine: ray_data``, `madewithml.ray_datasets.EngineCSVDataset`)."""
+    CSVs with ``inference.engine: ray_data``, `madewithml.datasets.engine_csv.EngineCSVDataset`)."""
     for name in pipeline.datasets():
         if name.startswith("params:") or name == "parameters":
             continue
@@ -75,17 +32,6 @@ def _datasets_need_ray(pipeline: Pipeline, catalog: Any) -> bool:
         if getattr(dataset, "requires_ray", False):
             return True
     return False
-
-
-def _py_modules(entries: list[str]) -> list:
-    """`runtime_env.py_modules` with every entry that names an importable package (not a path or
-    a URI) replaced by the package itself, which Ray ships from wherever it is installed."""
-    return [
-        importlib.import_module(entry)
-        if "/" not in entry and "://" not in entry and not Path(entry).exists()
-        else entry
-        for entry in entries
-    ]
 
 
 class ParameterValidationHook:
@@ -166,7 +112,7 @@ class TransactionHook:
 
 
 class TimelineHook:
-    """Marks where a run spends its time (`madewithml.timeline`, on when MADEWITHML_TIMELINE
+    """Marks where a run spends its time (`madewithml.console.timeline`, on when MADEWITHML_TIMELINE
     names a file): the Kedro context, the pipeline, and every node's start and end."""
 
     @hook_impl
@@ -228,7 +174,15 @@ def run_summary(report: dict | None, run_id: str | None, model_uri: str | None) 
     lines = []
     if report is not None:
         f1, baseline = report["overall"]["f1"], report["baseline"]["overall"]["f1"]
-        lines.append(f"holdout weighted F1 {f1:.3f} (TF-IDF baseline {baseline:.3f})")
+        most_likely = report["most_likely"]["overall"]["f1"]
+        threshold = report["model"].get("threshold")
+        at = "" if threshold is None else f" at its threshold {threshold:.2f}"
+        lines.append(
+            f"holdout weighted F1 {f1:.3f} as served{at} (most likely tag {most_likely:.3f}; "
+            f"TF-IDF baseline {baseline:.3f}); answered other "
+            f"{report['answered_other']['served']:.0%} (truly other "
+            f"{report['answered_other']['true']:.0%})"
+        )
         promotion = report["promotion"]
         verdict = "promoted to champion" if promotion["promote"] else "not promoted"
         lines.append(f"{verdict}: {promotion['reason']}")

@@ -1,0 +1,3 @@
+"""Scoring a model: metrics, slices, scoring as served, calibration, the baseline, promotion,
+shared plots.
+"""

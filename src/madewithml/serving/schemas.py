@@ -1,0 +1,63 @@
+"""The service's request and configuration schemas (pydantic): projects in, predictions out,
+limits, batching and the service's configuration."""
+
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+
+def _unicode(text: str) -> str:
+    """Refuse text that cannot be encoded (a lone surrogate such as "\\ud800")."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("is not valid Unicode text (it holds a lone surrogate)") from None
+    return text
+
+
+Text = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1), AfterValidator(_unicode)
+]
+
+
+class Project(BaseModel):
+    """A project to tag."""
+
+    model_config = ConfigDict(extra="forbid")
+    title: Text = Field(examples=["Transfer learning with transformers"])
+    description: Text = Field(examples=["Using transformers for transfer learning on text."])
+
+
+class LabelledProject(Project):
+    """A project with its true tag, for /evaluate."""
+
+    tag: Text = Field(examples=["natural-language-processing"])
+
+
+class Prediction(BaseModel):
+    prediction: str
+    probabilities: dict[str, float]
+
+
+class Limits(BaseModel):
+    max_body_bytes: Annotated[int, Field(ge=1)]
+    max_items: Annotated[int, Field(ge=1)]
+    max_text_chars: Annotated[int, Field(ge=1)]
+
+
+class Batching(BaseModel):
+    max_batch_size: Annotated[int, Field(ge=1)]
+    batch_wait_timeout_s: Annotated[float, Field(ge=0)]
+
+
+class ServiceConfig(BaseModel):
+    """What the service needs: the model and how to serve it (`conf/<env>/serving.yml`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    model_uri: str
+    tracking_uri: str | None = None  # None: MLFLOW_TRACKING_URI, or MLflow's default
+    threshold: Annotated[float, Field(ge=0, le=1)] | None = None  # None: the model's own
+    limits: Limits
+    batching: Batching
+    request_log: bool = True  # one line per request: method, path, status, latency, projects
+    deployment: dict[str, Any] = Field(default_factory=dict)  # serve.deployment options
