@@ -111,7 +111,7 @@ def serve(
     import ray  # noqa: PLC0415
     from ray import serve as ray_serve  # noqa: PLC0415
 
-    from madewithml.framework.hooks import LOCAL, start_ray  # noqa: PLC0415
+    from madewithml.framework.ray_runtime import LOCAL, start_ray  # noqa: PLC0415
     from madewithml.serving.app import APP_NAME, start_service  # noqa: PLC0415
     from madewithml.shipping.registry import pinned_model_uri  # noqa: PLC0415
 
