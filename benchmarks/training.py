@@ -4,7 +4,7 @@ waterfall  one `kedro run --pipelines=training` with a timeline (MADEWITHML_TIME
            second goes, from the interpreter's start to the model registered.
 quality    `kedro run --pipelines=training` once per seed (training.seed), each in a fresh copy of
            the project: wall time (Ray start included), holdout weighted F1 of the registered
-           model, and its accuracy on tests/data/generalisation.csv (hand-written projects,
+           model, and its accuracy on tests/e2e/generalisation.csv (hand-written projects,
            never trained on). Mean and spread over the seeds.
 overhead   the epochs of a `kedro run` (Kedro + Ray Train) against the same model, batches and
            steps in a bare PyTorch loop, in one invocation.
@@ -32,7 +32,7 @@ from project_copy import copy_project, kedro_env
 ROOT = Path(__file__).resolve().parents[1]
 KEDRO = str(Path(sys.executable).with_name("kedro"))
 RESULTS = ROOT / "benchmarks" / "results"
-GENERALISATION = ROOT / "tests" / "data" / "generalisation.csv"
+GENERALISATION = ROOT / "tests" / "e2e" / "generalisation.csv"
 
 
 def _data_dir() -> Path:
@@ -235,37 +235,32 @@ def _bare_setup_frames() -> pd.DataFrame:
     return train
 
 
-def _rows(frame: pd.DataFrame) -> dict:
-    import numpy as np  # noqa: PLC0415
-
-    ids = np.empty(len(frame), dtype=object)
-    ids[:] = [np.asarray(row, dtype=np.int64) for row in frame["input_ids"]]
-    return {"id": frame["id"].to_numpy(), "input_ids": ids, "target": frame["target"].to_numpy()}
-
-
 def bare_loop(config: dict, train, val, num_classes: int, on_epoch=None) -> list[float]:
     """The train loop's own steps on the same batches, without Ray or Kedro: same model,
     optimizer, schedule and length-bucketed batches. Returns the seconds of every epoch."""
     from madewithml.core.classifier import TagClassifier  # noqa: PLC0415
-    from madewithml.data.encoder import resolve_encoder  # noqa: PLC0415
-    from madewithml.training.loop import (  # noqa: PLC0415
+    from madewithml.core.tokenization import pad_id  # noqa: PLC0415
+    from madewithml.data.encoder import load_tokenizer, resolve_encoder  # noqa: PLC0415
+    from madewithml.training.batching import (  # noqa: PLC0415
+        as_rows,
         batches_of,
-        class_weights,
         epoch_batches,
         eval_batches,
-        eval_step,
+    )
+    from madewithml.training.loop import eval_step, set_seed, train_step  # noqa: PLC0415
+    from madewithml.training.optim import (  # noqa: PLC0415
+        class_weights,
         make_loss,
         make_optimizer,
         make_scheduler,
-        set_seed,
-        train_step,
     )
 
     set_seed(config["seed"])
     model = TagClassifier.from_encoder(
         resolve_encoder(config["encoder"]), num_classes, config["dropout_p"], config["pooling"]
     )
-    train_rows, val_rows = _rows(train), _rows(val)
+    train_rows, val_rows = as_rows(train), as_rows(val)
+    padding = pad_id(load_tokenizer(resolve_encoder(config["encoder"])))
     steps = -(-len(train) // config["batch_size"])
     loss_fn = make_loss(
         config["loss"],
@@ -282,10 +277,12 @@ def bare_loop(config: dict, train, val, num_classes: int, on_epoch=None) -> list
     for epoch in range(config["num_epochs"]):
         started = time.perf_counter()
         set_seed(config["seed"] + epoch)
-        batches = batches_of(train_rows, epoch_batches(train_rows, config, epoch))
+        batches = batches_of(train_rows, epoch_batches(train_rows, config, epoch), padding)
         train_step(batches, model, loss_fn, optimizer, scheduler)
         val_loss, y_true, y_pred = eval_step(
-            batches_of(val_rows, eval_batches(val_rows, config["batch_size"])), model, loss_fn
+            batches_of(val_rows, eval_batches(val_rows, config["batch_size"]), padding),
+            model,
+            loss_fn,
         )
         times.append(time.perf_counter() - started)
         if on_epoch:

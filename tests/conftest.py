@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
+import httpx
+import mlflow
 import pandas as pd
 import pytest
 import torch
-from factories import PROJECT_ROOT, make_raw_projects, write_raw_data
+from factories import (
+    PROJECT_ROOT,
+    fast_training_params,
+    free_port,
+    make_raw_projects,
+    mlflow_tracking,
+    write_raw_data,
+)
 from kedro.framework.startup import bootstrap_project
 
 # Where CI and the tests look for the real CSVs; MADEWITHML_DATA_DIR wins when it is a folder.
@@ -39,7 +49,7 @@ SLOW_FIXTURES = {
     "tiny_champion_project",
     "trained_model",
 }
-SLOW_MODULES = {"tests.cluster", "tests.exploration", "tests.serving", "tests.shipping"}
+SLOW_MODULES = {"tests.e2e"}
 # What test modules import to run a command.
 SLOW_HELPERS = {"kedro", "kedro_in_terminal", "start", "kedro_env"}
 
@@ -62,8 +72,9 @@ def pytest_addoption(parser):
     parser.addoption(
         "--model-uri",
         default=None,
-        help="MLflow model URI for tests/model (e.g. models:/madewithml-tagger@champion); "
-        "without it the session trains the default model on the real data once",
+        help="MLflow model URI for tests/e2e/test_behaviour.py (e.g. "
+        "models:/madewithml-tagger@champion); without it the session trains the default model "
+        "on the real data once",
     )
     parser.addoption(
         "--tracking-uri",
@@ -257,3 +268,110 @@ def ray_session():
     ray.data.DataContext.get_current().enable_progress_bars = False
     yield ray
     ray.shutdown()
+
+
+# The HTTP service, started for real on loopback in the test session's Ray.
+SERVING = {
+    "limits": {"max_body_bytes": 20_000, "max_items": 8, "max_text_chars": 500},
+    # A long wait, so that concurrent requests surely share batches.
+    "batching": {"max_batch_size": 16, "batch_wait_timeout_s": 0.2},
+    # As conf/base/serving.yml: Ray's default of 5 ongoing requests makes the router back off.
+    "deployment": {
+        "num_replicas": 1,
+        "max_ongoing_requests": 64,
+        "ray_actor_options": {"num_cpus": 0},
+        "logging_config": {"log_level": "WARNING", "enable_access_log": False},
+    },
+    # No line per request into the test session's console (the kedro serve test checks them).
+    "request_log": False,
+}
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_champion_project):
+    """(tracking URI, model URI) of the tiny project's champion, pinned to its version."""
+    import mlflow  # noqa: PLC0415
+
+    from madewithml.shipping.registry import pinned_model_uri  # noqa: PLC0415
+
+    tracking = f"sqlite:///{tiny_champion_project / 'mlflow.db'}"
+    mlflow.set_tracking_uri(tracking)
+    try:
+        yield tracking, pinned_model_uri("models:/madewithml-tagger@champion")
+    finally:
+        mlflow.set_tracking_uri(None)
+
+
+@pytest.fixture(scope="module")
+def service(ray_session, tiny_model):
+    """The base URL of a running service over the tiny champion, threshold 0.5 (one per test
+    module: Serve does not idle on the test session's cores in between)."""
+    from ray import serve  # noqa: PLC0415
+
+    from madewithml.serving.app import start_service  # noqa: PLC0415
+
+    tracking, model_uri = tiny_model
+    serve.shutdown()  # a fresh Serve with this port, whatever ran on the session's Ray before
+    url = start_service(
+        {**SERVING, "model_uri": model_uri, "tracking_uri": tracking, "threshold": 0.5},
+        host="127.0.0.1",
+        port=free_port(),
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/", timeout=5).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    yield url
+    serve.shutdown()
+
+
+# Small, real model inputs for the training and tuning tests, and a throw-away MLflow run.
+ACCEPTED = ["computer-vision", "mlops", "natural-language-processing"]
+
+
+@pytest.fixture(scope="session")
+def model_inputs(tiny_encoder):
+    """(train, val, class_to_index) for 60 synthetic projects, tokenized by the tiny encoder."""
+    from madewithml.data.encoder import load_tokenizer  # noqa: PLC0415
+    from madewithml.pipelines.data_processing.nodes import (  # noqa: PLC0415
+        add_clean_text,
+        encode_labels,
+        map_tags,
+        split_train_val,
+        tokenize_projects,
+    )
+
+    projects = add_clean_text(map_tags(make_raw_projects(12), ACCEPTED, "other"), False)
+    train, val = split_train_val(projects, test_size=0.25, seed=0, min_rows_per_class=5)
+    class_to_index = encode_labels(train, ACCEPTED, "other")
+    tokenizer = load_tokenizer(str(tiny_encoder))  # the `tiny_tokenizer`
+    return (
+        tokenize_projects(train, tokenizer, 32, class_to_index),
+        tokenize_projects(val, tokenizer, 32, class_to_index),
+        class_to_index,
+    )
+
+
+@pytest.fixture
+def training_params(tmp_path) -> dict:
+    """Fast training parameters: 3 epochs of a tiny model, 1 worker with 1 CPU."""
+    return fast_training_params(tmp_path / "ray_results")
+
+
+@pytest.fixture
+def tracking(tmp_path):
+    """An MLflow run in a throw-away sqlite store, as kedro-mlflow opens for `kedro run`."""
+    run, client = mlflow_tracking(tmp_path)
+    yield run, client
+    mlflow.set_tracking_uri(None)
+
+
+@pytest.fixture(scope="session")
+def tiny_tokenizer(tiny_encoder):
+    """The tiny encoder's tokenizer (MiniLM's)."""
+    from madewithml.data.encoder import load_tokenizer  # noqa: PLC0415
+
+    return load_tokenizer(str(tiny_encoder))

@@ -138,3 +138,29 @@ def free_port(below: int | None = None) -> int:
                 continue
             return sock.getsockname()[1]
     raise RuntimeError("no free port on loopback")
+
+
+PAD_ID = 0  # the MiniLM tokenizer's pad id, which the tiny encoder shares
+
+
+def token_rows(n: int, length: int = 8, seed: int = 0) -> dict:
+    """Unpadded token ids of different lengths, as Ray Data hands them over (an object array
+    of arrays), and targets: the rows the train loop batches."""
+    import numpy as np  # noqa: PLC0415
+
+    rng = np.random.default_rng(seed)
+    ids = np.empty(n, dtype=object)
+    for i, used in enumerate(rng.integers(3, length - 2, size=n)):
+        ids[i] = np.concatenate([[101], rng.integers(1000, 1100, size=used - 1)])
+    return {"input_ids": ids, "target": rng.integers(0, 4, size=n)}
+
+
+def collated_batches(rows: dict, batch_size: int) -> list[dict]:
+    """`rows` in order, cut into collated training batches of `batch_size`."""
+    from madewithml.training.batching import collate  # noqa: PLC0415
+
+    n = len(rows["target"])
+    return [
+        collate({key: value[start : start + batch_size] for key, value in rows.items()}, PAD_ID)
+        for start in range(0, n, batch_size)
+    ]

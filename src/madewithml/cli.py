@@ -23,21 +23,18 @@ def cli() -> None:
     """madewithml's project commands."""
 
 
-def _project(env: str | None) -> tuple[dict[str, Any], Any, str]:
-    """(parameters, config loader, MLflow tracking URI) of the project, as `kedro run` sees them."""
+def _project(env: str | None, model_uri: str | None) -> tuple[Any, Any, str]:
+    """The project as `kedro run` sees it: its config loader, the logged model it answers with
+    (the catalog's `inference_model`: the registry's champion unless `model_uri` is given, as
+    `--params=inference.model_uri=...` would), and the MLflow tracking URI kedro-mlflow set."""
     import mlflow  # noqa: PLC0415
     from kedro.framework.session import KedroSession  # noqa: PLC0415
 
-    with KedroSession.create(env=env) as session:
+    runtime_params = {"inference": {"model_uri": model_uri}} if model_uri else None
+    with KedroSession.create(env=env, runtime_params=runtime_params) as session:
         context = session.load_context()  # kedro-mlflow's hook sets the tracking URI here
-        return context.params, context.config_loader, mlflow.get_tracking_uri()
-
-
-def _model_uri(model_uri: str | None, params: dict[str, Any]) -> str:
-    if model_uri:
-        return model_uri
-    registry = params["model_registry"]
-    return f"models:/{registry['name']}@{registry['champion_alias']}"
+        model = context.catalog.get("inference_model")
+        return context.config_loader, model, mlflow.get_tracking_uri()
 
 
 def _quiet() -> None:
@@ -68,15 +65,14 @@ def predict(
 
     from madewithml.core.inputs import InvalidInputError  # noqa: PLC0415
     from madewithml.core.pyfunc import THRESHOLD_PARAM  # noqa: PLC0415
-    from madewithml.datasets import MlflowPyfuncDataset  # noqa: PLC0415
     from madewithml.serving.answers import answers  # noqa: PLC0415
 
     _quiet()
-    params, _, _ = _project(env)
-    uri = _model_uri(model_uri, params)
+    _, dataset, _ = _project(env, model_uri)
+    uri = dataset.model_uri
     frame = pd.DataFrame([{"title": title, "description": description}])
     try:
-        model = MlflowPyfuncDataset(uri).load()
+        model = dataset.load()
         # The model's own threshold unless one is given.
         overrides = None if threshold is None else {THRESHOLD_PARAM: threshold}
         predictions = model.predict(frame, params=overrides)
@@ -115,9 +111,9 @@ def serve(
     from madewithml.serving.app import APP_NAME, start_service  # noqa: PLC0415
     from madewithml.shipping.registry import pinned_model_uri  # noqa: PLC0415
 
-    params, config_loader, tracking_uri = _project(env)
+    config_loader, dataset, tracking_uri = _project(env, model_uri)
     serving = dict(config_loader["serving"]["serving"])
-    uri = pinned_model_uri(_model_uri(model_uri, params))
+    uri = pinned_model_uri(dataset.model_uri)
     started = start_ray(config_loader.get("ray") or {}, {"serve"})
     # After ray.init, which installs its own handler: SIGTERM stops the service cleanly.
     signal.signal(signal.SIGTERM, _interrupt)

@@ -17,9 +17,7 @@ from pydantic import (
 )
 
 from madewithml.data.encoder import resolve_encoder
-
-# Metrics a Tune trial reports and the search can optimise (madewithml.training.loop).
-TUNING_METRICS = ("val_loss", "val_f1", "train_loss")
+from madewithml.training.epochs import TUNING_METRICS
 
 Positive = Annotated[float, Field(gt=0)]
 PositiveInt = Annotated[int, Field(ge=1)]
@@ -100,7 +98,7 @@ class Training(_Block):
     ray_train: RayTrain
 
 
-class TextModel(_Block):
+class TfidfModelParams(_Block):
     blend_weight: Annotated[float, Field(ge=0, le=1)]
     C: Positive
     ngram_range: NgramRange
@@ -214,7 +212,7 @@ class Parameters(BaseModel):
     encoder: Encoder
     data_processing: DataProcessing
     training: Training
-    text_model: TextModel
+    tfidf_model: TfidfModelParams
     calibration: Calibration
     inference: Inference
     evaluation: Evaluation

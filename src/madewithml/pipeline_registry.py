@@ -15,9 +15,7 @@ model through the catalog and the nodes, so `--params`, `-e` and `--conf-source`
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import pkgutil
-import re
 
 from kedro.framework.project import find_pipelines
 from kedro.pipeline import Pipeline, pipeline
@@ -39,22 +37,22 @@ class Pipelines(dict):
 
 
 def _found() -> dict[str, Pipeline]:
-    """`find_pipelines`, which (from Kedro 1.7) imports only the pipelines a run asks for: an
-    unknown name there is not an import error of ours, but a pipeline that does not exist,
-    which `Pipelines` then reports with every registered name."""
+    """`find_pipelines`, which (from Kedro 1.7) imports only the pipelines a run asks for. A
+    name asked for with no folder under `pipelines/` makes it raise an `ImportError` with no
+    cause (a folder that fails to import chains its own error, which is raised): then every
+    folder's pipeline is registered, and the unknown name gets `Pipelines`' error, which names
+    them all."""
     try:
         return find_pipelines(raise_errors=True)
     except ImportError as error:
-        prefix = f"{pipelines_package.__name__}."
-        named = re.search(rf"'({re.escape(prefix)}\w+)'", str(error))
-        if error.__cause__ is None and named and importlib.util.find_spec(named[1]) is None:
-            return {
-                module.name: importlib.import_module(
-                    f"{pipelines_package.__name__}.{module.name}"
-                ).create_pipeline()
-                for module in pkgutil.iter_modules(pipelines_package.__path__)
-            }
-        raise
+        if error.__cause__ is not None:
+            raise
+        return {
+            folder.name: importlib.import_module(
+                f"{pipelines_package.__name__}.{folder.name}"
+            ).create_pipeline()
+            for folder in pkgutil.iter_modules(pipelines_package.__path__)
+        }
 
 
 def register_pipelines() -> dict[str, Pipeline]:

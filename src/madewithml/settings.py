@@ -23,7 +23,7 @@ HOOKS = (
     ParameterValidationHook(),
     RayHook(),
     TransactionHook(),
-    RunSummaryHook(),
+    RunSummaryHook(report="evaluation_report", model="tagger"),
 )
 
 CONFIG_LOADER_CLASS = ProjectConfigLoader

@@ -7,8 +7,8 @@ import pytest
 
 from madewithml.core.inputs import InvalidInputError
 from madewithml.core.tagger import Tagger, apply_threshold
-from madewithml.core.tfidf import LinearTextModel
-from madewithml.training.tfidf import fit_text_model
+from madewithml.core.tfidf import TfidfModel
+from madewithml.training import tfidf
 
 PROJECTS = pd.DataFrame(
     {
@@ -133,8 +133,8 @@ TEXT_MODEL_TRAINING = pd.DataFrame(
 
 
 @pytest.fixture(scope="module")
-def linear(tiny_tagger) -> LinearTextModel:
-    return fit_text_model(
+def tfidf_model(tiny_tagger) -> TfidfModel:
+    return tfidf.fit(
         TEXT_MODEL_TRAINING["text"],
         TEXT_MODEL_TRAINING["tag"],
         tiny_tagger.classes,
@@ -142,69 +142,69 @@ def linear(tiny_tagger) -> LinearTextModel:
     )
 
 
-def _blended(tagger: Tagger, linear: LinearTextModel, weight: float) -> Tagger:
+def _blended(tagger: Tagger, tfidf_model: TfidfModel, weight: float) -> Tagger:
     return Tagger(
         tagger.classifier,
         tagger.tokenizer,
         tagger.classes,
         replace(tagger.settings, blend_weight=weight),
-        linear,
+        tfidf_model,
     )
 
 
 @pytest.fixture(scope="module")
-def halves(tiny_tagger, linear) -> tuple[np.ndarray, np.ndarray]:
-    """The transformer's and the text model's probabilities of PROJECTS, each on its own."""
-    text_model = linear.predict_proba(tiny_tagger.texts(PROJECTS).tolist())
-    return tiny_tagger.predict_proba(PROJECTS), text_model
+def halves(tiny_tagger, tfidf_model) -> tuple[np.ndarray, np.ndarray]:
+    """The transformer's and the TF-IDF model's probabilities of PROJECTS, each on its own."""
+    tfidf = tfidf_model.predict_proba(tiny_tagger.texts(PROJECTS).tolist())
+    return tiny_tagger.predict_proba(PROJECTS), tfidf
 
 
 @pytest.mark.parametrize("weight", [0.1, 0.4, 1.0])
-def test_the_text_model_is_blended_in_by_its_weight(tiny_tagger, linear, halves, weight):
-    transformer, text_model = halves
-    assert not np.allclose(transformer, text_model, atol=0.05)  # the blend is not a no-op
+def test_the_tfidf_model_is_blended_in_by_its_weight(tiny_tagger, tfidf_model, halves, weight):
+    transformer, tfidf = halves
+    assert not np.allclose(transformer, tfidf, atol=0.05)  # the blend is not a no-op
 
-    blended = _blended(tiny_tagger, linear, weight).predict_proba(PROJECTS)
-    np.testing.assert_allclose(blended, (1 - weight) * transformer + weight * text_model)
+    blended = _blended(tiny_tagger, tfidf_model, weight).predict_proba(PROJECTS)
+    np.testing.assert_allclose(blended, (1 - weight) * transformer + weight * tfidf)
     np.testing.assert_allclose(blended.sum(axis=1), 1.0)
 
 
-def test_a_blended_prediction_follows_the_blended_probabilities(tiny_tagger, linear, halves):
-    predictions = _blended(tiny_tagger, linear, 0.9).predict(PROJECTS, threshold=0.0)
+def test_a_blended_prediction_follows_the_blended_probabilities(tiny_tagger, tfidf_model, halves):
+    predictions = _blended(tiny_tagger, tfidf_model, 0.9).predict(PROJECTS, threshold=0.0)
     probabilities = predictions[tiny_tagger.classes].to_numpy()
-    transformer, text_model = halves
-    expected = 0.1 * transformer + 0.9 * text_model
+    transformer, tfidf_model = halves
+    expected = 0.1 * transformer + 0.9 * tfidf_model
     np.testing.assert_allclose(probabilities, expected)
     assert predictions["prediction"].tolist() == [
         tiny_tagger.classes[i] for i in expected.argmax(axis=1)
     ]
 
 
-def test_a_text_model_without_weight_changes_nothing(tiny_tagger, linear):
+def test_a_tfidf_model_without_weight_changes_nothing(tiny_tagger, tfidf_model):
     pd.testing.assert_frame_equal(
-        _blended(tiny_tagger, linear, 0.0).predict(PROJECTS), tiny_tagger.predict(PROJECTS)
+        _blended(tiny_tagger, tfidf_model, 0.0).predict(PROJECTS), tiny_tagger.predict(PROJECTS)
     )
 
 
-def test_a_blend_weight_needs_a_text_model(tiny_tagger):
-    with pytest.raises(ValueError, match="a blend weight needs the text model"):
+def test_a_blend_weight_needs_a_tfidf_model(tiny_tagger):
+    with pytest.raises(ValueError, match="a blend weight needs the TF-IDF model"):
         _blended(tiny_tagger, None, 0.4)
 
 
-def test_save_and_load_a_blended_tagger_give_the_same_answers(tiny_tagger, linear, tmp_path):
-    blended = _blended(tiny_tagger, linear, 0.4)
+def test_save_and_load_a_blended_tagger_give_the_same_answers(tiny_tagger, tfidf_model, tmp_path):
+    blended = _blended(tiny_tagger, tfidf_model, 0.4)
     blended.save(tmp_path)
     files = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
-    assert {"linear/linear.npz", "linear/linear_vocabulary.json"} <= set(files)
+    assert {"tfidf_model/tfidf_model.npz", "tfidf_model/tfidf_vocabulary.json"} <= set(files)
     assert json.loads((tmp_path / "tagger.json").read_text())["settings"]["blend_weight"] == 0.4
 
     loaded = Tagger.load(tmp_path)
-    assert loaded.settings == blended.settings and loaded.linear is not None
+    assert loaded.settings == blended.settings and loaded.tfidf_model is not None
     pd.testing.assert_frame_equal(loaded.predict(PROJECTS), blended.predict(PROJECTS))
     assert not np.allclose(loaded.predict_proba(PROJECTS), tiny_tagger.predict_proba(PROJECTS))
 
 
-def test_a_tagger_saved_before_the_blend_loads_without_a_text_model(tiny_tagger, tmp_path):
+def test_a_tagger_saved_before_the_blend_loads_without_a_tfidf_model(tiny_tagger, tmp_path):
     # tagger.json of a model registered before `blend_weight` existed
     tiny_tagger.save(tmp_path)
     saved = json.loads((tmp_path / "tagger.json").read_text())
@@ -212,5 +212,5 @@ def test_a_tagger_saved_before_the_blend_loads_without_a_text_model(tiny_tagger,
     (tmp_path / "tagger.json").write_text(json.dumps(saved))
 
     loaded = Tagger.load(tmp_path)
-    assert loaded.settings.blend_weight == 0.0 and loaded.linear is None
+    assert loaded.settings.blend_weight == 0.0 and loaded.tfidf_model is None
     pd.testing.assert_frame_equal(loaded.predict(PROJECTS), tiny_tagger.predict(PROJECTS))

@@ -20,14 +20,14 @@ def test_tokenize_truncates_and_never_pads():
 sequences = st.lists(st.lists(st.integers(1, 30_000), min_size=1, max_size=40), min_size=1)
 
 
-@given(sequences)
-def test_a_batch_pads_to_its_own_longest_row_and_masks_the_padding(rows):
-    input_ids, attention_mask = pad_batch(rows)
+@given(sequences, st.integers(0, 30_000))
+def test_a_batch_pads_to_its_own_longest_row_and_masks_the_padding(rows, pad_id):
+    input_ids, attention_mask = pad_batch(rows, pad_id)
     assert input_ids.shape == attention_mask.shape == (len(rows), max(map(len, rows)))
     for row, ids, mask in zip(rows, input_ids, attention_mask, strict=True):
         assert ids[: len(row)].tolist() == row
         assert mask.tolist() == [1] * len(row) + [0] * (len(ids) - len(row))
-        assert (ids[len(row) :] == 0).all()
+        assert (ids[len(row) :] == pad_id).all()
     assert input_ids.dtype == attention_mask.dtype == torch.long
 
 

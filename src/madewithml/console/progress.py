@@ -42,6 +42,19 @@ def in_chunks(
     return pd.concat(parts)
 
 
+def console_logger() -> logging.Logger:
+    """This module's logger, printing bare lines on stderr even where no logging is set up (a
+    Ray Train worker, whose stderr reaches the `kedro run` console): the train loop's epoch
+    lines."""
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+    return logger
+
+
 def show_progress_bar(setting: Literal["auto"] | bool) -> bool:
     """Whether to draw progress bars: `auto` when this process's console (stderr, where the
     bars are drawn) is a terminal, so a log file or a pipe gets the per-epoch lines only."""

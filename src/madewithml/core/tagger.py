@@ -3,7 +3,7 @@ model blended in, and the threshold rule.
 
 A `Tagger` turns raw `title` + `description` rows into the probability of every tag and a
 prediction. Saved as a folder of plain files (no pickle): the classifier (safetensors + JSON),
-the tokenizer (`save_pretrained`), the text model (arrays and JSON) and `tagger.json` (the tags
+the tokenizer (`save_pretrained`), the TF-IDF model (arrays and JSON) and `tagger.json` (the tags
 and the settings).
 """
 
@@ -20,13 +20,13 @@ from transformers import AutoTokenizer, PreTrainedTokenizerBase
 from madewithml.core.classifier import TagClassifier
 from madewithml.core.inputs import check_projects, check_texts
 from madewithml.core.text import project_text
-from madewithml.core.tfidf import LinearTextModel
-from madewithml.core.tokenization import length_sorted_batches, pad_batch, tokenize
+from madewithml.core.tfidf import TfidfModel
+from madewithml.core.tokenization import length_sorted_batches, pad_batch, pad_id, tokenize
 
 SETTINGS_FILE = "tagger.json"
 CLASSIFIER_FOLDER = "classifier"
 TOKENIZER_FOLDER = "tokenizer"
-LINEAR_FOLDER = "linear"
+TFIDF_FOLDER = "tfidf_model"
 PREDICTION = "prediction"
 
 
@@ -39,7 +39,7 @@ class TaggerSettings:
     other_tag: str  # data_processing.other_tag
     batch_size: int = 64  # rows per forward pass (inference.batch_size)
     stopwords: tuple[str, ...] = field(default=())  # dropped from the text; empty: none
-    blend_weight: float = 0.0  # the text model's share of the probabilities (0: none)
+    blend_weight: float = 0.0  # the TF-IDF model's share of the probabilities (0: none)
     # Temperature scaling of the (blended) probabilities, fitted on the validation split by
     # training (`madewithml.evaluation.calibration`): p ∝ exp(log p / temperature); 1 leaves
     # them as they are. The threshold above is a probability on this calibrated scale.
@@ -78,19 +78,19 @@ class Tagger:
         tokenizer: PreTrainedTokenizerBase,
         classes: list[str],
         settings: TaggerSettings,
-        linear: LinearTextModel | None = None,
+        tfidf_model: TfidfModel | None = None,
     ) -> None:
         if len(classes) != classifier.config.num_classes:
             raise ValueError(
                 f"{len(classes)} classes for a classifier with {classifier.config.num_classes}"
             )
-        if settings.blend_weight > 0 and linear is None:
-            raise ValueError("a blend weight needs the text model it blends")
+        if settings.blend_weight > 0 and tfidf_model is None:
+            raise ValueError("a blend weight needs the TF-IDF model it blends")
         self.classifier = classifier.eval()
         self.tokenizer = tokenizer
         self.classes = list(classes)
         self.settings = settings
-        self.linear = linear
+        self.tfidf_model = tfidf_model
 
     def texts(self, projects: pd.DataFrame) -> pd.Series:
         """The cleaned text of each project, as in training."""
@@ -98,7 +98,7 @@ class Tagger:
 
     def predict_proba(self, projects: pd.DataFrame) -> np.ndarray:
         """The probability of every tag (columns in `classes` order) for each row: the
-        classifier's, blended with the text model's, at the settings' temperature.
+        classifier's, blended with the TF-IDF model's, at the settings' temperature.
 
         Raises:
             InvalidInputError: for rows that are not text, a blank title, or a title and
@@ -109,13 +109,13 @@ class Tagger:
         check_texts(projects, texts)
         ids = tokenize(texts.tolist(), self.tokenizer, self.settings.max_length)
         probabilities = np.zeros((len(ids), len(self.classes)), dtype=np.float64)
-        pad_id = self.tokenizer.pad_token_id or 0
+        padding = pad_id(self.tokenizer)
         for rows in length_sorted_batches([len(x) for x in ids], self.settings.batch_size):
-            input_ids, attention_mask = pad_batch([ids[i] for i in rows], pad_id)
+            input_ids, attention_mask = pad_batch([ids[i] for i in rows], padding)
             probabilities[rows] = self.classifier.predict_proba(input_ids, attention_mask)
         weight = self.settings.blend_weight
         if weight > 0:
-            probabilities = (1 - weight) * probabilities + weight * self.linear.predict_proba(
+            probabilities = (1 - weight) * probabilities + weight * self.tfidf_model.predict_proba(
                 texts.tolist()
             )
         return temper(probabilities, self.settings.temperature)
@@ -135,8 +135,8 @@ class Tagger:
         folder = Path(folder)
         self.classifier.save(folder / CLASSIFIER_FOLDER)
         self.tokenizer.save_pretrained(folder / TOKENIZER_FOLDER)
-        if self.linear is not None:
-            self.linear.save(folder / LINEAR_FOLDER)
+        if self.tfidf_model is not None:
+            self.tfidf_model.save(folder / TFIDF_FOLDER)
         settings = {"classes": self.classes, "settings": asdict(self.settings)}
         (folder / SETTINGS_FILE).write_text(json.dumps(settings, indent=2))
 
@@ -147,11 +147,11 @@ class Tagger:
         saved = json.loads((folder / SETTINGS_FILE).read_text())
         settings = saved["settings"]
         settings["stopwords"] = tuple(settings.get("stopwords") or ())
-        linear = folder / LINEAR_FOLDER
+        tfidf_folder = folder / TFIDF_FOLDER
         return cls(
             TagClassifier.load(folder / CLASSIFIER_FOLDER, device=device),
             AutoTokenizer.from_pretrained(folder / TOKENIZER_FOLDER),
             saved["classes"],
             TaggerSettings(**settings),
-            LinearTextModel.load(linear) if linear.is_dir() else None,
+            TfidfModel.load(tfidf_folder) if tfidf_folder.is_dir() else None,
         )

@@ -1,4 +1,4 @@
-"""A TF-IDF + logistic regression text model in NumPy, from the numbers scikit-learn fitted.
+"""A TF-IDF + logistic regression TF-IDF model in NumPy, from the numbers scikit-learn fitted.
 
 Training fits scikit-learn's `TfidfVectorizer(ngram_range, sublinear_tf=True)` and a
 multinomial `LogisticRegression` (`madewithml.training.tfidf`); this module computes the same
@@ -18,12 +18,12 @@ from pathlib import Path
 import numpy as np
 
 TOKEN = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token_pattern
-LINEAR_FILE = "linear.npz"
-VOCABULARY_FILE = "linear_vocabulary.json"
+TFIDF_FILE = "tfidf_model.npz"
+VOCABULARY_FILE = "tfidf_vocabulary.json"
 
 
 @dataclass
-class LinearTextModel:
+class TfidfModel:
     """TF-IDF features (word n-grams, sublinear tf, l2 norm) and a softmax over classes."""
 
     vocabulary: dict[str, int]
@@ -62,18 +62,18 @@ class LinearTextModel:
         return exp / exp.sum(axis=1, keepdims=True)
 
     def save(self, folder: str | Path) -> None:
-        """`linear.npz` (idf, coefficients, intercepts) and the vocabulary as JSON."""
+        """`tfidf_model.npz` (idf, coefficients, intercepts) and the vocabulary as JSON."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        np.savez(folder / LINEAR_FILE, idf=self.idf, coef=self.coef, intercept=self.intercept)
+        np.savez(folder / TFIDF_FILE, idf=self.idf, coef=self.coef, intercept=self.intercept)
         saved = {"vocabulary": self.vocabulary, "ngram_range": list(self.ngram_range)}
         (folder / VOCABULARY_FILE).write_text(json.dumps(saved))
 
     @classmethod
-    def load(cls, folder: str | Path) -> LinearTextModel:
+    def load(cls, folder: str | Path) -> TfidfModel:
         """Read what `save` wrote (plain arrays and JSON: nothing is unpickled)."""
         folder = Path(folder)
-        arrays = np.load(folder / LINEAR_FILE, allow_pickle=False)
+        arrays = np.load(folder / TFIDF_FILE, allow_pickle=False)
         saved = json.loads((folder / VOCABULARY_FILE).read_text())
         return cls(
             vocabulary=saved["vocabulary"],

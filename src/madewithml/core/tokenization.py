@@ -21,10 +21,15 @@ def tokenize(
     return [np.asarray(ids, dtype=np.int64) for ids in encoded["input_ids"]]
 
 
-def pad_batch(
-    sequences: Sequence[Sequence[int]], pad_id: int = 0
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """(input_ids, attention_mask) of a batch, padded on the right to its longest row."""
+def pad_id(tokenizer: PreTrainedTokenizerBase) -> int:
+    """The id that pads a batch: the tokenizer's pad token (0 for one without, which the
+    attention mask hides anyway). Training and the shipped model both pad with it."""
+    return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+
+
+def pad_batch(sequences: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(input_ids, attention_mask) of a batch, padded on the right with `pad_id` to its longest
+    row."""
     length = max((len(ids) for ids in sequences), default=0) or 1
     input_ids = torch.full((len(sequences), length), pad_id, dtype=torch.long)
     attention_mask = torch.zeros((len(sequences), length), dtype=torch.long)

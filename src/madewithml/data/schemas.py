@@ -93,27 +93,3 @@ def validate_raw_projects(frame: pd.DataFrame, name: str = "raw projects") -> pd
         return RAW_PROJECTS_SCHEMA.validate(frame, lazy=True)
     except SchemaErrors as errors:
         raise DataValidationError(f"{name} is invalid: {_describe(frame, errors)}") from None
-
-
-INFERENCE_INPUT_SCHEMA = pa.DataFrameSchema(
-    {
-        "title": pa.Column(str, pa.Check(_not_blank, error="has empty strings"), nullable=False),
-        "description": pa.Column(str, nullable=False),
-    },
-    strict=False,
-    name="projects to predict",
-)
-
-
-def validate_inference_input(frame: pd.DataFrame) -> pd.DataFrame:
-    """Validate projects to predict: a non-empty string `title` and a string `description`.
-
-    Raises:
-        DataValidationError: naming the failing columns and rows (by `id` where there is one).
-    """
-    try:
-        return INFERENCE_INPUT_SCHEMA.validate(frame, lazy=True)
-    except SchemaErrors as errors:
-        raise DataValidationError(
-            f"projects to predict are invalid: {_describe(frame, errors)}"
-        ) from None

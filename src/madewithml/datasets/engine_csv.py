@@ -6,7 +6,7 @@ exactly; with ``engine: ray_data`` loading gives a lazy `ray.data.Dataset` that 
 file (`ray.data.read_csv`, nothing read yet), and saving a `ray.data.Dataset` runs it and
 writes its rows, in order, into one CSV file batch by batch, so that the driver never holds
 more than the batches in flight. Either way the file is written atomically and, in a
-`kedro run`, committed with the run's other files (`madewithml.datasets.RunTransaction`).
+`kedro run`, committed with the run's other files (`madewithml.datasets.transaction`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pandas as pd
 from kedro.io.core import PROTOCOL_DELIMITER, DatasetError
 from kedro_datasets._typing import TablePreview
 
-from madewithml.datasets import AtomicCSVDataset
+from madewithml.datasets.atomic import AtomicCSVDataset
 
 if TYPE_CHECKING:
     import ray.data

@@ -2,7 +2,7 @@
 probabilities mean what they say, and the threshold it answers with by default.
 
 Training calls these on the packaged `Tagger`'s validation probabilities (the transformer blended
-with the text model, as served), then bakes both into the model (`TaggerSettings.temperature`,
+with the TF-IDF model, as served), then bakes both into the model (`TaggerSettings.temperature`,
 `TaggerSettings.threshold`): every server of the logged model answers with them unless a caller
 passes another threshold.
 

@@ -10,6 +10,7 @@ from typing import Any
 from kedro.framework.hooks import hook_impl
 from kedro.pipeline import Pipeline
 
+from madewithml.console.summary import run_summary
 from madewithml.console.timeline import mark
 from madewithml.datasets import RunTransaction
 from madewithml.framework.ray_runtime import start_ray
@@ -137,17 +138,20 @@ class TimelineHook:
 
 
 class RunSummaryHook:
-    """Ends a `kedro run` with a short summary: holdout F1 against the baseline, the promotion
-    decision, the MLflow run and the model, and the commands that come next."""
+    """Ends a `kedro run` with a short summary (`madewithml.console.summary`): holdout F1
+    against the baseline, the promotion decision, the MLflow run and the model, and the
+    commands that come next. `report` and `model` name the datasets it reads: the evaluation
+    report a node outputs, and the model dataset whose `logged_uri` says what the run logged."""
 
-    def __init__(self) -> None:
+    def __init__(self, report: str, model: str) -> None:
+        self._report_name, self._model_name = report, model
         self._report: dict | None = None
         self._run_id: str | None = None
-        self._model_uri: str | None = None
+        self._model_saved = False
 
     @hook_impl
     def before_pipeline_run(self) -> None:
-        self._report, self._run_id, self._model_uri = None, None, None
+        self._report, self._run_id, self._model_saved = None, None, False
 
     @hook_impl
     def after_node_run(self, node: Any, outputs: dict[str, Any]) -> None:
@@ -155,45 +159,16 @@ class RunSummaryHook:
 
         if (run := mlflow.active_run()) is not None:
             self._run_id = run.info.run_id
-        if "evaluation_report" in outputs:
-            self._report = outputs["evaluation_report"]
-        if "tagger" in outputs:
-            self._model_uri = "tagger"  # read from the dataset once the run is done
+        if self._report_name in outputs:
+            self._report = outputs[self._report_name]
+        if self._model_name in outputs:
+            self._model_saved = True  # its URI is read from the dataset once the run is done
 
     @hook_impl
     def after_pipeline_run(self, catalog: Any) -> None:
-        if self._model_uri == "tagger":
-            self._model_uri = getattr(catalog.get("tagger"), "logged_uri", None)
-        lines = run_summary(self._report, self._run_id, self._model_uri)
+        model_uri = None
+        if self._model_saved:
+            model_uri = getattr(catalog.get(self._model_name), "logged_uri", None)
+        lines = run_summary(self._report, self._run_id, model_uri)
         if lines:
             logger.info("\n".join(lines))
-
-
-def run_summary(report: dict | None, run_id: str | None, model_uri: str | None) -> list[str]:
-    """The lines of a run's summary (empty when the run trained and evaluated nothing)."""
-    lines = []
-    if report is not None:
-        f1, baseline = report["overall"]["f1"], report["baseline"]["overall"]["f1"]
-        most_likely = report["most_likely"]["overall"]["f1"]
-        threshold = report["model"].get("threshold")
-        at = "" if threshold is None else f" at its threshold {threshold:.2f}"
-        lines.append(
-            f"holdout weighted F1 {f1:.3f} as served{at} (most likely tag {most_likely:.3f}; "
-            f"TF-IDF baseline {baseline:.3f}); answered other "
-            f"{report['answered_other']['served']:.0%} (truly other "
-            f"{report['answered_other']['true']:.0%})"
-        )
-        promotion = report["promotion"]
-        verdict = "promoted to champion" if promotion["promote"] else "not promoted"
-        lines.append(f"{verdict}: {promotion['reason']}")
-        model_uri = model_uri or report["model"].get("model_uri")
-    if model_uri:
-        lines.append(f"model {model_uri}")
-    if not lines:
-        return []
-    if run_id:
-        lines.append(f"MLflow run {run_id}")
-    following = "kedro serve  |  kedro viz run  |  kedro mlflow ui"
-    if report is None:
-        following = "kedro run --pipelines=evaluation  |  " + following
-    return ["run summary", *(f"  {line}" for line in lines), f"  next: {following}"]

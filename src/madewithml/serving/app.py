@@ -4,10 +4,10 @@ Concurrent `/predict` requests are batched dynamically (`@serve.batch`): one for
 all the projects of the requests that arrive within `batch_wait_timeout_s`, up to
 `max_batch_size` requests. Every answer is the logged model's own `predict`.
 
-`build_app` is a Ray Serve application builder: `kedro serve` uses it, and so can
-`serve run madewithml.serving.app:build_app model_uri=...` or a `serve deploy` / KubeRay config
-(`import_path: madewithml.serving.app:build_app`). Limits, batching and the deployment's resources
-come from `conf/<env>/serving.yml` (or the builder's arguments).
+`build_app` is a Ray Serve application builder: `kedro serve` calls it with `serving` of
+`conf/<env>/serving.yml` (read once, by the command), and so can a `serve run` / `serve deploy` /
+KubeRay config (`import_path: madewithml.serving.app:build_app`, `args:` the same keys as
+`ServiceConfig`).
 """
 
 # No `from __future__ import annotations`: Ray Serve's class-based FastAPI routes need the real
@@ -15,7 +15,6 @@ come from `conf/<env>/serving.yml` (or the builder's arguments).
 import asyncio
 import logging
 import sys
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -31,6 +30,7 @@ from madewithml.evaluation.scoring import evaluate
 from madewithml.serving.answers import answers
 from madewithml.serving.guard import RequestGuard, requests_log
 from madewithml.serving.schemas import LabelledProject, Prediction, Project, ServiceConfig
+from madewithml.shipping.loading import load_model
 
 logger = logging.getLogger(__name__)
 APP_NAME = "madewithml"
@@ -59,20 +59,20 @@ app.add_middleware(RequestGuard)
 @serve.deployment
 @serve.ingress(app)
 class TagService:
-    """Answers with one logged model at one threshold."""
+    """Answers with one logged model, at its own threshold unless the service is given one."""
 
     def __init__(self, config: ServiceConfig) -> None:
         import mlflow  # noqa: PLC0415 - in the replica's process
 
         if config.tracking_uri:
             mlflow.set_tracking_uri(config.tracking_uri)
-        self.model = mlflow.pyfunc.load_model(config.model_uri)
+        self.model = load_model(config.model_uri)
         self.tagger = self.model.unwrap_python_model().tagger  # for checking requests first
         self.config = config
+        # None: the model answers with its own threshold; `params` only for an override.
+        self.params = None if config.threshold is None else {THRESHOLD_PARAM: config.threshold}
         self.threshold = (
-            self.model.metadata.get_params_schema().params[0].default
-            if config.threshold is None
-            else config.threshold
+            self.tagger.settings.threshold if config.threshold is None else config.threshold
         )
         self.batches = 0  # forward passes of /predict, and the requests they answered
         self.batched_requests = 0
@@ -123,7 +123,9 @@ class TagService:
         frame = self._check(request, projects)
         labelled = frame.assign(tag=[project.tag for project in projects])
         other_tag = self.tagger.settings.other_tag
-        return await asyncio.to_thread(evaluate, self.model, labelled, other_tag, self.threshold)
+        return await asyncio.to_thread(
+            evaluate, self.model, labelled, other_tag, self.config.threshold
+        )
 
     def _check(self, request: Request, items: list[Project]) -> pd.DataFrame:
         """The projects as a table, once they pass the limits and the model's input contract."""
@@ -153,16 +155,14 @@ class TagService:
             raise HTTPException(status_code=422, detail=str(error)) from None
         return frame
 
-    @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.01)
+    @serve.batch  # its size and wait are set from `config.batching` when the replica starts
     async def _predict_batch(self, requests: list[list[dict]]) -> list[list[dict]]:
         """One forward pass for the projects of every request in the batch."""
         self.batches += 1
         self.batched_requests += len(requests)
         rows = [project for projects in requests for project in projects]
         frame = pd.DataFrame(rows, columns=["title", "description"])
-        predictions = await asyncio.to_thread(
-            self.model.predict, frame, {THRESHOLD_PARAM: self.threshold}
-        )
+        predictions = await asyncio.to_thread(self.model.predict, frame, self.params)
         flat = answers(predictions)
         results, start = [], 0
         for projects in requests:
@@ -171,37 +171,11 @@ class TagService:
         return results
 
 
-def _project_serving(conf_source: str | None, env: str | None) -> dict[str, Any]:
-    """`serving` of the project's conf/<env>/serving.yml (the current folder's project, or
-    `conf_source`), or {} outside a project."""
-    from kedro.framework.project import settings  # noqa: PLC0415
-    from kedro.utils import find_kedro_project  # noqa: PLC0415
-
-    from madewithml.framework.config_loader import CONFIG_LOADER_ARGS, ProjectConfigLoader  # noqa: PLC0415
-
-    project = find_kedro_project(Path.cwd())
-    if conf_source is None and project is None:
-        return {}
-    source = conf_source or str(Path(project) / settings.CONF_SOURCE)
-    loader = ProjectConfigLoader(source, env=env, **CONFIG_LOADER_ARGS)
-    return dict((loader.get("serving") or {}).get("serving") or {})
-
-
 def build_app(args: dict[str, Any]) -> Application:
-    """The Ray Serve application (`serve run madewithml.serving.app:build_app model_uri=...`).
-
-    `args`: `model_uri` (required), `tracking_uri`, `threshold` (None: the model's own), and any of
-    `serving.yml`'s `limits`, `batching`, `request_log`, `deployment`; what is not given comes
-    from the project's `conf/<env>/serving.yml` (`conf_source` and `env` choose it).
-    """
-    args = dict(args)
-    conf_source, env = args.pop("conf_source", None), args.pop("env", None)
-    defaults = {
-        key: value
-        for key, value in _project_serving(conf_source, env).items()
-        if key in ServiceConfig.model_fields
-    }
-    config = ServiceConfig.model_validate({**defaults, **args})
+    """The Ray Serve application: `args` are `ServiceConfig`'s fields (`model_uri`,
+    `tracking_uri`, `threshold` (None: the model's own), `limits`, `batching`, `request_log`,
+    `deployment`), checked here."""
+    config = ServiceConfig.model_validate(args)
     return TagService.options(**config.deployment).bind(config)
 
 

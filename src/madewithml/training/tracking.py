@@ -9,10 +9,9 @@ from typing import Any
 
 from ray.train import Checkpoint, UserCallback
 
+from madewithml.training.epochs import NOT_LOGGED
+
 logger = logging.getLogger(__name__)
-# Reported by the train loop for the run's own checks, not worth a metric: the step is the epoch,
-# and the shard digest is an identifier (madewithml.training.loop.ShardTally).
-NOT_LOGGED = {"epoch", "train_digest"}
 
 
 class MlflowMetricsCallback(UserCallback):

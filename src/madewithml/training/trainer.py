@@ -18,8 +18,9 @@ from ray.train.torch import TorchTrainer
 from madewithml.console.progress import show_progress_bar
 from madewithml.console.timeline import mark
 from madewithml.core.classifier import TagClassifier
-from madewithml.parameters import HYPERPARAMETERS
-from madewithml.training.loop import HISTORY_FILE, train_loop_per_worker
+from madewithml.training.checkpoints import HISTORY_FILE, load_checkpoint
+from madewithml.training.epochs import BEST, CURVE
+from madewithml.training.loop import train_loop_per_worker
 
 MODEL_INPUT_COLUMNS = ["id", "input_ids", "target"]
 
@@ -31,11 +32,14 @@ def storage_uri(path: str) -> str:
     return str(Path(path).expanduser().resolve())
 
 
-def train_loop_config(training: dict[str, Any], encoder_path: str, num_classes: int) -> dict:
-    """What every worker's `train_loop_per_worker` receives: the training hyperparameters (as
-    checked by the parameter contract before the run), the encoder and the number of classes."""
-    config = {name: training[name] for name in HYPERPARAMETERS}
-    return {**config, "encoder_path": encoder_path, "num_classes": num_classes}
+def train_loop_config(
+    training: dict[str, Any], encoder_path: str, num_classes: int, pad_id: int
+) -> dict:
+    """What every worker's `train_loop_per_worker` receives: the training hyperparameters (every
+    key of `training` but `ray_train`, as checked by the parameter contract before the run), the
+    encoder, the number of classes and the tokenizer's pad id."""
+    config = {name: value for name, value in training.items() if name != "ray_train"}
+    return {**config, "encoder_path": encoder_path, "num_classes": num_classes, "pad_id": pad_id}
 
 
 def build_trainer(
@@ -46,7 +50,7 @@ def build_trainer(
     ray_train: dict[str, Any],
     name: str,
     callbacks: list | None = None,
-    score: tuple[str, str] = ("val_loss", "min"),
+    score: tuple[str, str] = BEST,
 ) -> TorchTrainer:
     """A `TorchTrainer` whose scaling, checkpoints and failure handling come from `ray_train`.
 
@@ -118,10 +122,12 @@ def fit(trainer: TorchTrainer) -> ray.train.Result:
 
 
 def best_model(result: ray.train.Result) -> TagClassifier:
-    """The model of the checkpoint with the lowest validation loss."""
+    """The model of the best checkpoint (`madewithml.training.epochs.BEST`: the lowest
+    validation loss)."""
     if result.error is not None:
         raise result.error
-    best = result.get_best_checkpoint(metric="val_loss", mode="min")
+    metric, mode = BEST
+    best = result.get_best_checkpoint(metric=metric, mode=mode)
     if best is None:
         raise RuntimeError(f"Ray Train run {result.path} reported no checkpoint")
     model = load_checkpoint(best)
@@ -135,18 +141,11 @@ def remove_run(result: ray.train.Result) -> None:
     result.filesystem.delete_dir(result.path)
 
 
-def load_checkpoint(checkpoint: ray.train.Checkpoint | str) -> TagClassifier:
-    """The model of a Ray Train checkpoint (or of its path: local, or a storage URI)."""
-    if isinstance(checkpoint, str):
-        checkpoint = ray.train.Checkpoint(checkpoint)
-    with checkpoint.as_directory() as folder:
-        return TagClassifier.load(folder)
-
-
 def metric_history(result: ray.train.Result) -> pd.DataFrame:
-    """One row per epoch: epoch, lr, train_loss, val_loss, val_f1."""
+    """One row per epoch: every `EpochReport` of rank 0 (`CURVE` columns first)."""
     history = result.return_value
     if history is None and result.checkpoint is not None:
         with result.checkpoint.as_directory() as folder:
             history = json.loads((Path(folder) / HISTORY_FILE).read_text())
-    return pd.DataFrame(history or [])
+    frame = pd.DataFrame(history or [])
+    return frame[[*CURVE, *(c for c in frame.columns if c not in CURVE)]] if len(frame) else frame

@@ -25,12 +25,11 @@ from ray.tune.search import ConcurrencyLimiter
 from ray.tune.search.optuna import OptunaSearch
 
 from madewithml.console.timeline import mark
-from madewithml.parameters import TUNING_METRICS
+from madewithml.training.epochs import CURVE, TUNING_METRICS
 from madewithml.training.trainer import build_trainer, fit, storage_uri
 
 logger = logging.getLogger(__name__)
 
-EPOCH_COLUMNS = ["epoch", "lr", "train_loss", "val_loss", "val_f1"]
 COMPLETED, STOPPED_EARLY, FAILED = "completed", "stopped_early", "failed"
 
 
@@ -201,9 +200,7 @@ def trial_tables(
         rows = [] if frame is None else frame.to_dict("records")
         trial_id = (result.metrics or {}).get("trial_id") or result.path.rstrip("/").split("/")[-1]
         config = {name: result.config.get(name) for name in searched}
-        history += [
-            {"trial": trial_id, **{name: row.get(name) for name in EPOCH_COLUMNS}} for row in rows
-        ]
+        history += [{"trial": trial_id, **{name: row.get(name) for name in CURVE}} for row in rows]
         scored = [row for row in rows if _finite(row.get(metric))]
         best = (min if mode == "min" else max)(scored, key=lambda row: row[metric], default={})
         trials.append(
@@ -218,7 +215,7 @@ def trial_tables(
                 "error": None if result.error is None else _last_line(result.error),
             }
         )
-    return pd.DataFrame(trials), pd.DataFrame(history, columns=["trial", *EPOCH_COLUMNS])
+    return pd.DataFrame(trials), pd.DataFrame(history, columns=["trial", *CURVE])
 
 
 def best_trial(trials: pd.DataFrame, metric: str, mode: str) -> pd.Series:

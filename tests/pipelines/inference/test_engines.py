@@ -75,7 +75,7 @@ def renamed_model(tiny_tagger, tmp_path_factory):
         tiny_tagger.tokenizer,
         classes,
         tiny_tagger.settings,
-        tiny_tagger.linear,
+        tiny_tagger.tfidf_model,
     )
     folder = tmp_path_factory.mktemp("renamed_model") / "model"
     model_logging.save_model(tagger, folder)

@@ -14,7 +14,7 @@ from madewithml.data.encoder import load_tokenizer
 from madewithml.evaluation.metrics import weighted_scores
 from madewithml.pipelines.data_processing.nodes import add_clean_text, map_tags, split_train_val
 from madewithml.pipelines.training import create_pipeline
-from madewithml.pipelines.training.nodes import fit_text_model, package_model
+from madewithml.pipelines.training.nodes import fit_tfidf_model, package_model
 
 ACCEPTED = ["computer-vision", "mlops", "natural-language-processing"]
 # Not in alphabetical order: the classes' order is the classifier's, class_to_index's.
@@ -45,7 +45,7 @@ def classifier(tiny_encoder) -> TagClassifier:
 
 
 def test_the_text_model_answers_in_the_order_of_class_to_index(train_projects):
-    linear = fit_text_model(train_projects, CLASS_TO_INDEX, TEXT_MODEL)
+    linear = fit_tfidf_model(train_projects, CLASS_TO_INDEX, TEXT_MODEL)
 
     probabilities = linear.predict_proba(train_projects["text"].tolist())
     assert probabilities.shape == (len(train_projects), len(CLASS_TO_INDEX))
@@ -54,12 +54,12 @@ def test_the_text_model_answers_in_the_order_of_class_to_index(train_projects):
     assert probabilities.argmax(axis=1).tolist() == tags.tolist()
 
 
-def _catalog(train_projects, classifier, tiny_encoder, text_model: dict) -> DataCatalog:
+def _catalog(train_projects, classifier, tiny_encoder, tfidf_model: dict) -> DataCatalog:
     params = {
         "params:encoder.max_length": 32,
         "params:data_processing": {"other_tag": "other", "remove_stopwords": False},
         "params:inference.batch_size": 16,
-        "params:text_model": text_model,
+        "params:tfidf_model": tfidf_model,
     }
     datasets = {name: MemoryDataset(value) for name, value in params.items()}
     datasets.update(
@@ -72,10 +72,10 @@ def _catalog(train_projects, classifier, tiny_encoder, text_model: dict) -> Data
     return DataCatalog(datasets=datasets)
 
 
-def _packaged(train_projects, classifier, tiny_encoder, text_model: dict):
+def _packaged(train_projects, classifier, tiny_encoder, tfidf_model: dict):
     """The `uncalibrated_tagger` of the training pipeline's text model and packaging nodes."""
-    nodes = create_pipeline().only_nodes("fit_text_model", "package_model")
-    catalog = _catalog(train_projects, classifier, tiny_encoder, text_model)
+    nodes = create_pipeline().only_nodes("fit_tfidf_model", "package_model")
+    catalog = _catalog(train_projects, classifier, tiny_encoder, tfidf_model)
     SequentialRunner().run(nodes, catalog)
     return catalog.load("uncalibrated_tagger")
 
@@ -86,15 +86,15 @@ def test_the_packaged_tagger_blends_the_text_model_by_its_weight(
     tagger = _packaged(train_projects, classifier, tiny_encoder, TEXT_MODEL)
 
     assert tagger.classes == ["other", "natural-language-processing", "mlops", "computer-vision"]
-    assert tagger.settings.blend_weight == 0.4 and tagger.linear is not None
+    assert tagger.settings.blend_weight == 0.4 and tagger.tfidf_model is not None
     transformer = _packaged(
         train_projects, classifier, tiny_encoder, {**TEXT_MODEL, "blend_weight": 0.0}
     )
-    assert transformer.linear is None and transformer.settings.blend_weight == 0.0
+    assert transformer.tfidf_model is None and transformer.settings.blend_weight == 0.0
     raw = train_projects[["title", "description"]]
-    text_model = tagger.linear.predict_proba(tagger.texts(raw).tolist())
+    tfidf_model = tagger.tfidf_model.predict_proba(tagger.texts(raw).tolist())
     np.testing.assert_allclose(
-        tagger.predict_proba(raw), 0.6 * transformer.predict_proba(raw) + 0.4 * text_model
+        tagger.predict_proba(raw), 0.6 * transformer.predict_proba(raw) + 0.4 * tfidf_model
     )
 
 
@@ -120,7 +120,7 @@ def test_package_model_leaves_the_text_model_out_at_weight_0(classifier, tiny_en
         {**TEXT_MODEL, "blend_weight": 0},
         8,
     )
-    assert tagger.linear is None and tagger.settings.blend_weight == 0.0
+    assert tagger.tfidf_model is None and tagger.settings.blend_weight == 0.0
     assert "the" in tagger.settings.stopwords and tagger.settings.batch_size == 8
     # calibration's to set: until then it always answers the most likely tag
     assert tagger.settings.threshold == 0.0 and tagger.settings.temperature == 1.0

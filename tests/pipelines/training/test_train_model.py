@@ -2,18 +2,19 @@
 
 import pandas as pd
 import pytest
+from factories import PAD_ID
 
 from madewithml.core.classifier import TagClassifier
 from madewithml.pipelines.training.nodes import train_model
 
 
 def test_train_model_learns_and_streams_metrics_to_mlflow(
-    ray_session, tiny_encoder, model_inputs, training_params, tracking
+    ray_session, tiny_encoder, tiny_tokenizer, model_inputs, training_params, tracking
 ):
     train, val, class_to_index = model_inputs
     mlflow_run, client = tracking
     model, history = train_model(
-        train, val, class_to_index, str(tiny_encoder), training_params, mlflow_run
+        train, val, class_to_index, tiny_tokenizer, str(tiny_encoder), training_params, mlflow_run
     )
 
     assert isinstance(model, TagClassifier)
@@ -53,7 +54,7 @@ def test_train_model_learns_and_streams_metrics_to_mlflow(
 
 
 def test_the_returned_model_is_the_best_checkpoint_not_the_last(
-    ray_session, tiny_encoder, model_inputs, training_params
+    ray_session, tiny_encoder, tiny_tokenizer, model_inputs, training_params
 ):
     """Validation labels that contradict the training labels: the better the model learns the
     training data, the worse its validation loss, so the best epoch is provably not the last.
@@ -65,7 +66,7 @@ def test_the_returned_model_is_the_best_checkpoint_not_the_last(
     training_params["num_epochs"] = 4
     training_params["class_weighting"] = "balanced"
     model, history = train_model(
-        train, contradicting, class_to_index, str(tiny_encoder), training_params, {}
+        train, contradicting, class_to_index, tiny_tokenizer, str(tiny_encoder), training_params, {}
     )
     best_epoch = int(history["val_loss"].idxmin())
     assert best_epoch < len(history) - 1, history  # the precondition of this test
@@ -74,13 +75,9 @@ def test_the_returned_model_is_the_best_checkpoint_not_the_last(
     import numpy as np  # noqa: PLC0415
     import torch  # noqa: PLC0415
 
-    from madewithml.training.loop import (  # noqa: PLC0415
-        batches_of,
-        class_weights,
-        eval_batches,
-        eval_step,
-        make_loss,
-    )
+    from madewithml.training.batching import batches_of, eval_batches  # noqa: PLC0415
+    from madewithml.training.loop import eval_step  # noqa: PLC0415
+    from madewithml.training.optim import class_weights, make_loss  # noqa: PLC0415
 
     # the validation loss as the loop computes it: weighted, over its length-sorted batches
     weights = class_weights(train["target"].to_numpy(), len(class_to_index), "balanced")
@@ -89,7 +86,7 @@ def test_the_returned_model_is_the_best_checkpoint_not_the_last(
     rows = {"input_ids": input_ids, "target": contradicting["target"].to_numpy()}
 
     def val_loss(loss_fn) -> float:
-        batches = batches_of(rows, eval_batches(rows, training_params["batch_size"]))
+        batches = batches_of(rows, eval_batches(rows, training_params["batch_size"]), PAD_ID)
         return eval_step(batches, model, loss_fn)[0]
 
     loss = val_loss(make_loss("cross_entropy", 0.0, weights))
@@ -108,22 +105,24 @@ def tmp_storage(training_params):
 
 
 def test_same_seed_reproduces_the_metrics_and_the_predictions(
-    ray_session, tiny_encoder, model_inputs, training_params
+    ray_session, tiny_encoder, tiny_tokenizer, model_inputs, training_params
 ):
     import torch  # noqa: PLC0415
 
-    from madewithml.training.loop import collate  # noqa: PLC0415
+    from madewithml.training.batching import collate  # noqa: PLC0415
 
     train, val, class_to_index = model_inputs
     training_params["num_epochs"] = 2
     (first, first_history), (second, second_history) = (
-        train_model(train, val, class_to_index, str(tiny_encoder), training_params, {})
+        train_model(
+            train, val, class_to_index, tiny_tokenizer, str(tiny_encoder), training_params, {}
+        )
         for _ in range(2)
     )
     pd.testing.assert_frame_equal(
         first_history.drop(columns="epoch_s"), second_history.drop(columns="epoch_s")
     )
-    batch = collate({c: val[c].to_numpy() for c in ["input_ids", "target"]})
+    batch = collate({c: val[c].to_numpy() for c in ["input_ids", "target"]}, PAD_ID)
     ids, mask = batch["input_ids"], batch["attention_mask"]
     with torch.no_grad():
         first_probabilities = first.predict_proba(ids, mask)
@@ -140,7 +139,7 @@ def test_two_data_parallel_workers_train_on_disjoint_halves(
     from ray import cloudpickle  # noqa: PLC0415
     from ray.train import UserCallback  # noqa: PLC0415
 
-    from madewithml.training.loop import shard_digest  # noqa: PLC0415
+    from madewithml.training.shards import shard_digest  # noqa: PLC0415
     from madewithml.training.trainer import build_trainer, train_loop_config  # noqa: PLC0415
 
     @ray.remote(num_cpus=0)
@@ -172,7 +171,9 @@ def test_two_data_parallel_workers_train_on_disjoint_halves(
     trainer = build_trainer(
         train,
         val,
-        loop_config=train_loop_config(training_params, str(tiny_encoder), len(class_to_index)),
+        loop_config=train_loop_config(
+            training_params, str(tiny_encoder), len(class_to_index), PAD_ID
+        ),
         ray_train=training_params["ray_train"],
         name="two_workers",
         callbacks=[Recorder(store)],

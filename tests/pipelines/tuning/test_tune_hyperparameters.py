@@ -3,11 +3,12 @@
 import mlflow
 import pytest
 import torch
-from factories import fast_training_params, mlflow_tracking
+from factories import PAD_ID, fast_training_params, mlflow_tracking
 
 from madewithml.pipelines.tuning.nodes import select_best_hyperparameters, tune_hyperparameters
-from madewithml.training.loop import collate, eval_step
-from madewithml.training.trainer import load_checkpoint
+from madewithml.training.batching import collate
+from madewithml.training.checkpoints import load_checkpoint
+from madewithml.training.loop import eval_step
 
 TUNING = {
     "num_runs": 2,
@@ -30,14 +31,14 @@ pytestmark = pytest.mark.timeout(420)
 
 
 @pytest.fixture(scope="module")
-def tuned(ray_session, tiny_encoder, model_inputs, tmp_path_factory):
+def tuned(ray_session, tiny_encoder, tiny_tokenizer, model_inputs, tmp_path_factory):
     """Two trials of up to two epochs each, tracked as children of a throw-away MLflow run."""
     folder = tmp_path_factory.mktemp("tuning")
     training = fast_training_params(folder / "ray_results", num_epochs=2)
     parent, client = mlflow_tracking(folder)
     train, val, class_to_index = model_inputs
     trials, history = tune_hyperparameters(
-        train, val, class_to_index, str(tiny_encoder), training, TUNING, parent
+        train, val, class_to_index, tiny_tokenizer, str(tiny_encoder), training, TUNING, parent
     )
     yield trials, history, None, training, parent, client
     mlflow.set_tracking_uri(None)
@@ -98,14 +99,16 @@ def test_the_best_parameters_are_the_best_trials(tuned):
 def test_the_trials_table_points_at_each_trials_best_checkpoint(tuned, model_inputs):
     trials, _, _, _, _, _ = tuned
     _, val, _ = model_inputs
-    batch = collate({c: val[c].to_numpy() for c in ["input_ids", "target"]})
+    batch = collate({c: val[c].to_numpy() for c in ["input_ids", "target"]}, PAD_ID)
     for _, trial in trials.iterrows():
         model = load_checkpoint(trial["checkpoint_path"])
         loss, _, _ = eval_step([batch], model, torch.nn.CrossEntropyLoss())
         assert loss == pytest.approx(trial["best_val_loss"], rel=1e-4)
 
 
-def test_a_failed_trial_is_recorded_as_failed(ray_session, tiny_encoder, model_inputs, tmp_path):
+def test_a_failed_trial_is_recorded_as_failed(
+    ray_session, tiny_encoder, tiny_tokenizer, model_inputs, tmp_path
+):
     """The first trial is the training parameters (dropout 0.1); the second draws a dropout
     above 1, which torch refuses: that trial fails, the search goes on and says so."""
     training = fast_training_params(tmp_path / "ray_results", num_epochs=1)
@@ -117,7 +120,7 @@ def test_a_failed_trial_is_recorded_as_failed(ray_session, tiny_encoder, model_i
     train, val, class_to_index = model_inputs
     try:
         trials, _ = tune_hyperparameters(
-            train, val, class_to_index, str(tiny_encoder), training, tuning, parent
+            train, val, class_to_index, tiny_tokenizer, str(tiny_encoder), training, tuning, parent
         )
         assert sorted(trials["outcome"]) == ["completed", "failed"]
         failed = trials[trials["outcome"] == "failed"].iloc[0]

@@ -1,6 +1,6 @@
 """The data_processing pipeline: raw projects → validated → cleaned → split → model inputs."""
 
-from kedro.pipeline import Node, Pipeline, node, pipeline
+from kedro.pipeline import Pipeline, node, pipeline
 
 from .nodes import (
     add_clean_text,
@@ -17,35 +17,46 @@ from .nodes import (
 PARAMS = "params:data_processing"
 
 
-def preparation_nodes(raw: str, output: str, suffix: str = "") -> list[Node]:
+def preparation() -> Pipeline:
     """validate → map tags → clean text → one row per text, from the raw table `raw` to
-    `output`.
+    `prepared`: the same nodes prepare the training data and the holdout (`prepared_projects`
+    reuses them under a namespace)."""
+    return Pipeline(
+        [
+            node(validate_projects, "raw", "validated", name="validate_projects"),
+            node(
+                map_tags,
+                ["validated", f"{PARAMS}.accepted_tags", f"{PARAMS}.other_tag"],
+                "tagged",
+                name="map_tags",
+            ),
+            node(
+                add_clean_text,
+                ["tagged", f"{PARAMS}.remove_stopwords"],
+                "cleaned",
+                name="clean_text",
+            ),
+            node(
+                resolve_duplicate_texts,
+                ["cleaned", f"{PARAMS}.contradictory_labels"],
+                "prepared",
+                name="resolve_duplicate_texts",
+            ),
+        ]
+    )
 
-    The same nodes prepare the training data (here) and the holdout (evaluation); `suffix`
-    keeps node and intermediate dataset names apart.
-    """
-    validated, tagged, cleaned = f"{raw}_validated", f"{raw}_tagged", f"{raw}_cleaned"
-    return [
-        node(validate_projects, raw, validated, name=f"validate_projects{suffix}"),
-        node(
-            map_tags,
-            [validated, f"{PARAMS}.accepted_tags", f"{PARAMS}.other_tag"],
-            tagged,
-            name=f"map_tags{suffix}",
-        ),
-        node(
-            add_clean_text,
-            [tagged, f"{PARAMS}.remove_stopwords"],
-            cleaned,
-            name=f"clean_text{suffix}",
-        ),
-        node(
-            resolve_duplicate_texts,
-            [cleaned, f"{PARAMS}.contradictory_labels"],
-            output,
-            name=f"resolve_duplicate_texts{suffix}",
-        ),
-    ]
+
+def prepared_projects(raw: str, output: str) -> Pipeline:
+    """`preparation` of the raw table `raw` into `output`, its nodes and intermediate datasets
+    in the namespace `raw` (e.g. ``holdout.validate_projects``; a group in Kedro-Viz)."""
+    steps = preparation()
+    return Pipeline(
+        steps,
+        inputs={"raw": raw},
+        outputs={"prepared": output},
+        parameters={name for name in steps.inputs() if name.startswith("params:")},
+        namespace=raw,
+    )
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -54,7 +65,7 @@ def create_pipeline(**kwargs) -> Pipeline:
     tokenizer = ["tokenizer", "params:encoder.max_length"]
     return pipeline(
         [
-            *preparation_nodes("dataset", "projects"),
+            prepared_projects("dataset", "projects"),
             node(
                 split_train_val,
                 [

@@ -10,7 +10,7 @@ moves the registry's champion alias to the evaluated version (`new_champion`).
 from kedro.pipeline import Pipeline, node, pipeline
 
 from madewithml.data.quality import check_leakage
-from madewithml.pipelines.data_processing.pipeline import preparation_nodes
+from madewithml.pipelines.data_processing.pipeline import prepared_projects
 
 from .nodes import (
     build_report,
@@ -34,7 +34,7 @@ def create_pipeline(**kwargs) -> Pipeline:
     baseline = "params:evaluation.baseline"
     return pipeline(
         [
-            *preparation_nodes("holdout", "holdout_projects", suffix="_holdout"),
+            prepared_projects("holdout", "holdout_projects"),
             node(
                 check_leakage,
                 ["holdout_projects", "projects", "params:evaluation.leakage"],

@@ -12,13 +12,14 @@ from transformers import PreTrainedTokenizerBase
 
 from madewithml.core.classifier import TagClassifier
 from madewithml.core.tagger import Tagger, TaggerSettings
-from madewithml.core.tfidf import LinearTextModel
+from madewithml.core.tfidf import TfidfModel
+from madewithml.core.tokenization import pad_id
 from madewithml.data.encoder import resolve_encoder
 from madewithml.data.stopwords import stopwords
 from madewithml.evaluation import calibration
 from madewithml.evaluation.metrics import weighted_scores
 from madewithml.evaluation.plots import draw_threshold_curve
-from madewithml.training.tfidf import fit_text_model as fit_linear
+from madewithml.training import tfidf
 from madewithml.training.tracking import MlflowMetricsCallback
 from madewithml.training.trainer import (
     best_model,
@@ -37,6 +38,7 @@ def train_model(
     train_model_input: pd.DataFrame,
     val_model_input: pd.DataFrame,
     class_to_index: dict[str, int],
+    tokenizer: PreTrainedTokenizerBase,
     encoder: str,
     training: dict[str, Any],
     mlflow_run: dict[str, str],
@@ -46,7 +48,9 @@ def train_model(
     Returns the checkpoint with the lowest validation loss and the per-epoch metric history.
     When `mlflow_run` names a run, every epoch's metrics are logged to it as they are reported.
     """
-    loop_config = train_loop_config(training, resolve_encoder(encoder), len(class_to_index))
+    loop_config = train_loop_config(
+        training, resolve_encoder(encoder), len(class_to_index), pad_id(tokenizer)
+    )
     callbacks = []
     if mlflow_run:
         callbacks.append(MlflowMetricsCallback(mlflow_run["tracking_uri"], mlflow_run["run_id"]))
@@ -73,29 +77,30 @@ def train_model(
     return model, history
 
 
-def fit_text_model(
-    train_projects: pd.DataFrame, class_to_index: dict[str, int], text_model: dict[str, Any]
-) -> LinearTextModel:
-    """TF-IDF + logistic regression on the training split's cleaned text."""
+def fit_tfidf_model(
+    train_projects: pd.DataFrame, class_to_index: dict[str, int], params: dict[str, Any]
+) -> TfidfModel:
+    """TF-IDF + logistic regression on the training split's cleaned text (`params`:
+    `tfidf_model` of the parameters)."""
     classes = sorted(class_to_index, key=class_to_index.get)
-    return fit_linear(train_projects["text"], train_projects["tag"], classes, text_model)
+    return tfidf.fit(train_projects["text"], train_projects["tag"], classes, params)
 
 
 def package_model(
     classifier: TagClassifier,
     tokenizer: PreTrainedTokenizerBase,
     class_to_index: dict[str, int],
-    linear: LinearTextModel,
+    tfidf_model: TfidfModel,
     max_length: int,
     data_processing: dict[str, Any],
-    text_model: dict[str, Any],
+    tfidf_params: dict[str, Any],
     batch_size: int,
 ) -> Tagger:
     """The model that ships, before calibration: the classifier with its tokenizer, tags, the
-    text model it blends (left out at `text_model.blend_weight` 0) and this run's settings
+    TF-IDF model it blends (left out at `tfidf_model.blend_weight` 0) and this run's settings
     (cleaning, `max_length`, rows per forward pass). Its threshold (0: always the most likely
     tag) and temperature (1) are `calibrate_model`'s to set."""
-    weight = float(text_model["blend_weight"])
+    weight = float(tfidf_params["blend_weight"])
     return Tagger(
         classifier,
         tokenizer,
@@ -108,7 +113,7 @@ def package_model(
             stopwords=stopwords(data_processing["remove_stopwords"]),
             blend_weight=weight,
         ),
-        linear if weight > 0 else None,
+        tfidf_model if weight > 0 else None,
     )
 
 
@@ -183,7 +188,7 @@ def calibrate_model(
         report["after"]["ece"],
     )
     settings = replace(tagger.settings, temperature=temperature, threshold=threshold)
-    shipped = Tagger(tagger.classifier, tagger.tokenizer, classes, settings, tagger.linear)
+    shipped = Tagger(tagger.classifier, tagger.tokenizer, classes, settings, tagger.tfidf_model)
     metrics = {
         "temperature": temperature,
         "threshold": threshold,

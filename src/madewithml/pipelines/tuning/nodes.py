@@ -8,7 +8,9 @@ from typing import Any
 
 import pandas as pd
 from matplotlib.figure import Figure  # plots are files: no pyplot, no backend
+from transformers import PreTrainedTokenizerBase
 
+from madewithml.core.tokenization import pad_id
 from madewithml.data.encoder import resolve_encoder
 from madewithml.training.trainer import run_name, train_loop_config
 from madewithml.training.tuner import (
@@ -27,6 +29,7 @@ def tune_hyperparameters(
     train_model_input: pd.DataFrame,
     val_model_input: pd.DataFrame,
     class_to_index: dict[str, int],
+    tokenizer: PreTrainedTokenizerBase,
     encoder: str,
     training: dict[str, Any],
     tuning: dict[str, Any],
@@ -37,7 +40,9 @@ def tune_hyperparameters(
     Returns the trials table (one row per trial) and the per-epoch history of every trial. When
     `mlflow_run` names a run, every trial is logged as its child run.
     """
-    loop_config = train_loop_config(training, resolve_encoder(encoder), len(class_to_index))
+    loop_config = train_loop_config(
+        training, resolve_encoder(encoder), len(class_to_index), pad_id(tokenizer)
+    )
     callbacks = []
     if mlflow_run:
         callbacks.append(

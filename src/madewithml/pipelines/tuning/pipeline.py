@@ -15,6 +15,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "train_model_input",
                     "val_model_input",
                     "class_to_index",
+                    "tokenizer",
                     "params:encoder.name",
                     "params:training",
                     "params:tuning",

@@ -10,8 +10,8 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
-from madewithml.core.tfidf import LinearTextModel
-from madewithml.training.tfidf import fit_text_model
+from madewithml.core.tfidf import TfidfModel
+from madewithml.training import tfidf
 
 CLASSES = ["computer-vision", "mlops", "natural-language-processing", "other"]
 PARAMS = {"C": 10.0, "ngram_range": [1, 2], "min_df": 1}
@@ -56,7 +56,7 @@ CORPUS = pd.DataFrame(
 
 @pytest.fixture(scope="module")
 def fitted():
-    ours = fit_text_model(CORPUS["text"], CORPUS["tag"], CLASSES, PARAMS)
+    ours = tfidf.fit(CORPUS["text"], CORPUS["tag"], CLASSES, PARAMS)
     reference = make_pipeline(
         TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
         LogisticRegression(C=10.0, max_iter=5000),
@@ -80,10 +80,13 @@ def test_the_same_probabilities_as_scikit_learn_for_any_text(fitted, batch):
 def test_save_and_load_give_the_same_answers_without_pickle(fitted, tmp_path):
     ours, _ = fitted
     ours.save(tmp_path)
-    loaded = LinearTextModel.load(tmp_path)  # np.load(allow_pickle=False) and JSON
+    loaded = TfidfModel.load(tmp_path)  # np.load(allow_pickle=False) and JSON
     batch = list(CORPUS["text"]) + ["unseen words only", ""]
     np.testing.assert_array_equal(loaded.predict_proba(batch), ours.predict_proba(batch))
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["linear.npz", "linear_vocabulary.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "tfidf_model.npz",
+        "tfidf_vocabulary.json",
+    ]
 
 
 def test_a_text_with_no_known_word_gets_the_intercepts_probabilities(fitted):

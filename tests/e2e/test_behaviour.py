@@ -4,7 +4,7 @@
 - directional: a change that must change the tag, to the expected one;
 - minimum functionality: plain cases of every tag.
 
-    pytest tests/model --model-uri models:/madewithml-tagger@champion
+    pytest tests/e2e/test_behaviour.py --model-uri models:/madewithml-tagger@champion
 
 Without `--model-uri` the session trains the default model on the real data once (see
 tests/conftest.py) and tests that.

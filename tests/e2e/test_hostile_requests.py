@@ -1,4 +1,4 @@
-"""Hostile and malformed HTTP bodies against the running service (tests/serving/conftest.py:
+"""Hostile and malformed HTTP bodies against the running service (tests/conftest.py:
 limits of 20,000 bytes, 8 projects, 500 characters): bodies too large whatever their framing,
 what a schema cannot say (lone surrogates, NaN, wrong content types), and generated JSON.
 Never a 5xx, the field named, and the service answers afterwards."""

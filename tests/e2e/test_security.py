@@ -8,44 +8,7 @@ import shutil
 import subprocess
 
 import pytest
-import torch
 from kedro.framework.project import settings
-
-
-class _Payload:
-    """A pickle that runs code when loaded (what a tampered checkpoint would carry)."""
-
-    def __init__(self, marker: str) -> None:
-        self.marker = marker
-
-    def __reduce__(self):
-        return (open, (self.marker, "w"))
-
-
-def test_a_checkpoint_with_pickled_code_is_refused_and_the_code_never_runs(tmp_path, tiny_encoder):
-    import ray.train  # noqa: PLC0415
-
-    from madewithml.core.classifier import TagClassifier  # noqa: PLC0415
-    from madewithml.training.loop import (  # noqa: PLC0415
-        TRAINING_STATE_FILE,
-        _restore,
-        make_optimizer,
-        make_scheduler,
-    )
-
-    model = TagClassifier.from_encoder(str(tiny_encoder), 4, 0.1, "mean")
-    folder = tmp_path / "checkpoint"
-    model.save(folder)
-    marker = tmp_path / "pwned"
-    torch.save({"optimizer": _Payload(str(marker)), "scheduler": {}}, folder / TRAINING_STATE_FILE)
-    optimizer = make_optimizer("adamw", model, 1e-4, 1e-3, 0.0)
-    scheduler = make_scheduler(optimizer, "linear", 10, 0.1)
-    with pytest.raises(Exception, match="Weights only load failed"):
-        _restore(ray.train.Checkpoint.from_directory(folder), model, optimizer, scheduler)
-    assert not marker.exists()
-    # The weights themselves are safetensors: no pickle at all.
-    assert {p.name for p in folder.iterdir()} >= {"model.safetensors", "model_config.json"}
-    assert TagClassifier.load(folder).config == model.config
 
 
 def test_the_service_listens_on_loopback_unless_told_otherwise(project_root):
