@@ -1,84 +1,15 @@
-"""The console a person reads: no preventable warning, no line twice, a summary at the end, and
-`kedro predict` answering on one line."""
+"""The third-party notices the project hides (madewithml.console.notices), and the console
+checks the end-to-end tests rely on."""
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 import warnings
-from collections import Counter
 
 import pytest
-from kedro_project import kedro
+from console_checks import repeated_lines, unexpected_warnings
 
 from madewithml.console import notices as console
-
-# Warnings a run may print, each with the reason it stays. Anything else matching WARNING_LINE
-# fails the test: fix its cause, or filter it in madewithml/console/notices.py with a reason.
-ALLOWED_WARNINGS: list[tuple[str, str]] = [
-    (
-        r"madewithml.data.labels: tag '(reinforcement|graph)-learning' \(\d+ projects\) is not an "
-        r"accepted tag",
-        "The tests' synthetic projects include tags outside the accepted ones, on purpose: the "
-        "warning (once per tag) is the project's own, about the data.",
-    ),
-]
-
-WARNING_LINE = re.compile(r"\bWARNING\b|Warning:|\bwarn\(")
-TIMESTAMP = re.compile(r"^(\d{4}/\d\d/\d\d )?\d\d:\d\d:\d\d(,\d+)? ")
-# Kedro reads a dataset once per node that takes it: these lines repeat by design.
-REPEATS_BY_DESIGN = re.compile(r"Loading data from |Saving data to ")
-
-
-def console_lines(result) -> list[str]:
-    return [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
-
-
-def allowed(line: str) -> bool:
-    return any(re.search(pattern, line) for pattern, _ in ALLOWED_WARNINGS)
-
-
-def unexpected_warnings(lines: list[str]) -> list[str]:
-    return [line for line in lines if WARNING_LINE.search(line) and not allowed(line)]
-
-
-def repeated_lines(lines: list[str]) -> list[str]:
-    messages = Counter(
-        TIMESTAMP.sub("", line).strip() for line in lines if not REPEATS_BY_DESIGN.search(line)
-    )
-    return [message for message, count in messages.items() if count > 1]
-
-
-@pytest.mark.parametrize("run", ["training", "__default__"])
-def test_a_run_prints_no_warning_and_no_line_twice(tiny_trained_project, run):
-    _, results = tiny_trained_project
-    result = results[run]
-    assert result.returncode == 0, result.stderr[-4000:]
-    lines = console_lines(result)
-    unexpected = unexpected_warnings(lines)
-    assert not unexpected, "\n".join(unexpected)
-    repeated = repeated_lines(lines)
-    assert not repeated, "\n".join(repeated)
-
-
-def test_a_run_ends_with_its_summary(tiny_trained_project):
-    _, results = tiny_trained_project
-    training = "\n".join(console_lines(results["training"]))
-    default = "\n".join(console_lines(results["__default__"]))
-    assert "run summary" in training and "model models:/madewithml-tagger/1" in training
-    assert "kedro run --pipelines=evaluation" in training  # trained, not yet evaluated
-    summary = default[default.index("run summary") :]
-    assert re.search(
-        r"holdout weighted F1 \d\.\d{3} as served at its threshold \d\.\d{2} "
-        r"\(most likely tag \d\.\d{3}; TF-IDF baseline \d\.\d{3}\); "
-        r"answered other \d+% \(truly other \d+%\)",
-        summary,
-    )
-    assert re.search(r"(promoted to champion|not promoted): \S", summary)
-    assert "model models:/madewithml-tagger/2" in summary
-    assert re.search(r"MLflow run [0-9a-f]{32}", summary)
-    assert "next: kedro serve" in summary
 
 
 def test_the_checks_catch_what_they_are_for():
@@ -170,33 +101,3 @@ def test_a_listed_notice_is_hidden_even_inside_a_library_s_own_filter(
     assert any("as a DeprecationWarning" in message for message in messages)  # category counts
     assert any(message.startswith("\x1b[33mAdd type hints") for message in messages) is verbose
     assert len(messages) == 3 if verbose else 2
-
-
-def test_kedro_predict_answers_on_stdout_and_prints_nothing_else(tiny_champion_project):
-    result = kedro(
-        tiny_champion_project,
-        *["predict", "--title", "Segmenting cells", "--description", "U-Net on microscopy"],
-        data_dir=tiny_champion_project,
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
-    assert len(result.stdout.splitlines()) == 1
-    assert set(json.loads(result.stdout)) >= {"prediction", "probabilities"}
-    assert result.stderr == ""
-
-
-@pytest.mark.parametrize(
-    ("args", "first_line"),
-    [
-        (["--title", "!!!", "--description", "???"], "invalid input"),
-        (
-            ["--title", "x", "--description", "y", "--model-uri", "models:/madewithml-tagger/99"],
-            "cannot load the model models:/madewithml-tagger/99",
-        ),
-    ],
-)
-def test_kedro_predict_puts_the_error_first(tiny_champion_project, args, first_line):
-    result = kedro(tiny_champion_project, "predict", *args, data_dir=tiny_champion_project)
-    assert result.returncode != 0
-    assert result.stdout == ""
-    assert result.stderr.splitlines()[0].startswith(f"Error: {first_line}"), result.stderr
-    assert len(result.stderr.splitlines()) == 1, result.stderr

@@ -68,8 +68,17 @@ def test_checkpoint_is_weights_and_json_only(model, tmp_path):
     assert (tmp_path / WEIGHTS_FILE).read_bytes()[8:9] == b"{"  # safetensors: JSON header
 
 
-def test_load_needs_no_encoder_folder(model, batch, tmp_path):
-    # The encoder's architecture travels in model_config.json: no hub, no original folder.
+def test_load_needs_no_encoder_folder(tiny_encoder, batch, tmp_path):
+    # The encoder's architecture travels in model_config.json and its weights in the
+    # safetensors file: loading reads neither the original folder nor the hub.
+    import shutil  # noqa: PLC0415
+
+    encoder = tmp_path / "encoder"
+    shutil.copytree(tiny_encoder, encoder)
+    torch.manual_seed(0)
+    model = TagClassifier.from_encoder(str(encoder), 4, 0.0, "cls").eval()
     model.save(tmp_path / "model")
+    shutil.rmtree(encoder)
     loaded = TagClassifier.load(tmp_path / "model")
-    assert loaded.encoder.config.hidden_size == 32
+    assert loaded.config == model.config
+    assert (loaded.predict_proba(*batch) == model.predict_proba(*batch)).all()

@@ -85,3 +85,26 @@ def test_project_text_joins_title_and_description():
         "fast bert distilled model",
         "yolo real time detection",
     ]
+
+
+_SCHEMES = ["http://", "https://", "www."]
+words = st.lists(st.text("abcdefghijklmnopqrstuvwxyz", min_size=1, max_size=8), max_size=4)
+
+
+@given(
+    before=words,
+    after=words,
+    scheme=st.sampled_from(_SCHEMES).flatmap(
+        lambda prefix: st.tuples(*(st.sampled_from([c.lower(), c.upper()]) for c in prefix))
+    ),
+    path=st.text("abcXYZ019./?=-_", min_size=1, max_size=20),
+)
+def test_a_url_goes_whatever_the_case_of_its_scheme(before, after, scheme, path):
+    # "HTTPS://GitHub.com/x" and "WWW.Site.org" are URLs as much as their lower-case forms.
+    url = "".join(scheme) + path
+    text = " ".join([*before, url, *after])
+    assert clean_text(text) == " ".join([*before, *after])
+
+
+def test_an_upper_case_url_is_removed_whole():
+    assert clean_text("See HTTPS://GitHub.com/Org/Repo and WWW.Site.ORG now") == "see and now"

@@ -126,3 +126,39 @@ def test_the_same_text_after_cleaning_counts_as_leaked():
     found = overlap(training, holdout)
     assert found["same_title_and_description"]["count"] == 0
     assert found["same_text"] == {"count": 1, "ids": [7]}
+
+
+def _disguised(text: str, upper: list[bool], marks: str) -> str:
+    """`text` as someone might retype it: some letters upper-case, punctuation added around
+    words; cleaning turns it back into the same text."""
+    cased = "".join(
+        c.upper() if flip else c for c, flip in zip(text, upper * len(text), strict=False)
+    )
+    return " ".join(f"{marks}{word}{marks[::-1]}" for word in cased.split())
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.integers(0, 29), unique=True, min_size=1, max_size=10),
+    st.lists(st.booleans(), min_size=1, max_size=5),
+    st.sampled_from(["", "!", "(", '"', "..."]),
+)
+def test_holdout_projects_retyped_from_the_training_data_are_leaks_too(drawn, upper, marks):
+    # Not the same title and description, but the same text after cleaning: the model has
+    # seen them all the same, and the evaluation must refuse (or report) them.
+    training = _table([(f"Project {i}", f"about topic {i}", TAGS[i % 4]) for i in range(30)])
+    retyped = [
+        (_disguised(f"Project {i}", upper, marks), _disguised(f"about topic {i}", upper, marks))
+        for i in drawn
+    ]
+    holdout = _table([(title, description, "mlops") for title, description in retyped])
+    holdout = holdout.assign(id=[1000 + i for i in drawn])
+    exact = overlap(training, holdout)["same_title_and_description"]["ids"]
+    cleaned_only = sorted(set(holdout["id"]) - set(exact))
+    with pytest.raises(DataValidationError, match=f"{len(drawn)} holdout projects are also"):
+        check_leakage(holdout, training, "error")
+    found = check_leakage(holdout, training, "warning")
+    assert found["same_text"]["ids"] == sorted(holdout["id"])
+    if cleaned_only:
+        with pytest.raises(DataValidationError, match=str(cleaned_only[0])):
+            check_leakage(holdout[holdout["id"].isin(cleaned_only)], training, "error")

@@ -30,9 +30,10 @@ def cluster():
     """A head node and a second node on this machine, one CPU each (Ray's own test utility)."""
     from ray.cluster_utils import Cluster  # noqa: PLC0415
 
+    # Its own dashboard port: the test session's Ray may hold Ray's default one already.
     cluster = Cluster(
         initialize_head=True,
-        head_node_args={"num_cpus": 1, "include_dashboard": True},
+        head_node_args={"num_cpus": 1, "include_dashboard": True, "dashboard_port": free_port()},
     )
     cluster.add_node(num_cpus=1)
     cluster.wait_for_nodes()
@@ -137,11 +138,20 @@ def test_training_runs_on_two_nodes_and_logs_through_the_tracking_server(
         model = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}/{version.version}")
     finally:
         mlflow.set_tracking_uri(None)
+    # the version in the server is the model this run trained: its answers are those of the
+    # copy the run saved under data/06_models (the tagger's own files), probability for
+    # probability
+    local = mlflow.pyfunc.load_model(str(project / "data/06_models/tagger"))
     frame = pd.DataFrame(
-        [{"title": "Segmenting cells", "description": "A U-Net for microscopy images."}]
+        [
+            {"title": "Segmenting cells", "description": "A U-Net for microscopy images."},
+            {"title": "Serving models", "description": "Model monitoring and deployment."},
+        ]
     )
-    prediction = model.predict(frame)["prediction"].iloc[0]
-    assert prediction in {"computer-vision", "mlops", "natural-language-processing", "other"}
+    served, saved = model.predict(frame), local.predict(frame)
+    assert served["prediction"].tolist() == saved["prediction"].tolist()
+    tags = [column for column in served.columns if column != "prediction"]
+    assert abs(served[tags].to_numpy() - saved[tags].to_numpy()).max() < 1e-6
     # conf/cluster's checkpoints were written where both nodes read them: the run folder was
     # removed after training (keep_run_folder: false), the model is in the server
     assert not list((project / "data/06_models/ray_results").glob("train_*"))
@@ -180,6 +190,7 @@ def test_kedro_serve_deploys_the_service_onto_the_cluster(
     with the version the tracking server holds."""
     import json  # noqa: PLC0415
 
+    import mlflow  # noqa: PLC0415
     from servers import start, stop  # noqa: PLC0415
 
     project, data_dir = cluster_project
@@ -221,11 +232,18 @@ def test_kedro_serve_deploys_the_service_onto_the_cluster(
                 if process.poll() is not None or time.monotonic() > deadline:
                     pytest.fail("kedro serve did not answer:\n" + "".join(process.lines[-60:]))
                 time.sleep(1)
-        assert answer["prediction"] in {
-            "computer-vision",
-            "mlops",
-            "natural-language-processing",
-            "other",
-        }
+        # the service's answer is the registered version's own, probability for probability
+        mlflow.set_tracking_uri(tracking_server)
+        try:
+            model = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}/1")
+        finally:
+            mlflow.set_tracking_uri(None)
+        expected = model.predict(
+            pd.DataFrame([{"title": "Segmenting cells", "description": "U-Net"}])
+        ).iloc[0]
+        assert answer["prediction"] == expected["prediction"]
+        assert answer["probabilities"] == pytest.approx(
+            expected.drop("prediction").to_dict(), abs=1e-6
+        )
     finally:
         stop(process)

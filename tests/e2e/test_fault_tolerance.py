@@ -44,7 +44,7 @@ def _alive_train_workers() -> list[dict]:
 
 
 def test_a_killed_worker_resumes_from_its_last_checkpoint(
-    ray_session, tiny_encoder, model_inputs, training_params
+    ray_session, tiny_encoder, tiny_tokenizer, model_inputs, training_params
 ):
     train, val, class_to_index = model_inputs
     training_params["num_epochs"] = NUM_EPOCHS
@@ -55,7 +55,7 @@ def test_a_killed_worker_resumes_from_its_last_checkpoint(
     def fit() -> None:
         try:
             outcome["result"] = train_model(
-                train, val, class_to_index, str(tiny_encoder), training_params, {}
+                train, val, class_to_index, tiny_tokenizer, str(tiny_encoder), training_params, {}
             )
         except BaseException as error:  # reported by the assertion below
             outcome["error"] = error

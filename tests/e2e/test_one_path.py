@@ -1,7 +1,8 @@
-"""One prediction path: after `kedro run` on the real data, every way to ask the champion for an
-answer on the holdout gives the same answers as the logged model's own `predict` in this
-process: evaluation, batch inference, `kedro predict`, the HTTP service and `mlflow models
-serve`."""
+"""One prediction path and one owner of the threshold: after `kedro run` on the real data, and
+with the parameter that chose the threshold edited afterwards, every way to ask the champion
+for an answer on the holdout gives the same answers as the logged model's own `predict` in this
+process, with its defaults: evaluation, batch inference, `kedro predict`, `kedro serve` and
+`mlflow models serve`."""
 
 from __future__ import annotations
 
@@ -21,6 +22,16 @@ from madewithml.core.pyfunc import THRESHOLD_PARAM
 from madewithml.evaluation.metrics import weighted_scores
 
 pytestmark = [pytest.mark.real_data, pytest.mark.timeout(900)]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def edited_after_training(real_default_run):
+    """conf/local edited after the model was trained: a threshold that would answer `other`
+    nearly everywhere. The model owns its threshold: no command may read this one."""
+    edited = real_default_run / "conf/local/parameters_edited_after_training.yml"
+    edited.write_text("calibration:\n  threshold: 0.99\n")
+    yield
+    edited.unlink()
 
 
 @pytest.fixture(scope="module")
@@ -106,30 +117,28 @@ def test_kedro_predict_answers_as_the_model(real_default_run, real_data, champio
         )
 
 
-def test_the_http_service_answers_as_the_model(ray_session, champion, holdout, served_f1):
-    from ray import serve  # noqa: PLC0415
+def test_kedro_serve_answers_as_the_model(
+    real_default_run, real_data, ray_session, champion, holdout, served_f1
+):
+    from kedro_project import kedro_env  # noqa: PLC0415
 
-    from madewithml.serving.app import start_service  # noqa: PLC0415
+    from madewithml.evaluation.scoring import evaluate  # noqa: PLC0415
 
-    tracking, model_uri, model = champion
-    serving = {
-        "limits": {"max_body_bytes": 1_048_576, "max_items": 256, "max_text_chars": 10_000},
-        "batching": {"max_batch_size": 16, "batch_wait_timeout_s": 0.01},
-        "deployment": {
-            "num_replicas": 1,
-            "max_ongoing_requests": 64,
-            "ray_actor_options": {"num_cpus": 0},
-            "logging_config": {"log_level": "WARNING", "enable_access_log": False},
-        },
-        "request_log": False,
+    _, model_uri, model = champion
+    port = free_port()
+    env = {
+        **kedro_env(real_default_run, real_data),
+        "RAY_ADDRESS": ray_session.get_runtime_context().gcs_address,
     }
-    serve.shutdown()
-    config = {**serving, "model_uri": model_uri, "tracking_uri": tracking, "threshold": None}
-    url = start_service(config, host="127.0.0.1", port=free_port())
+    process = start(["kedro", "serve", "--port", str(port)], real_default_run, env)
     try:
+        url = f"http://127.0.0.1:{port}"
+        wait_for(url + "/", process, timeout=240)
+        health = httpx.get(url + "/").json()
+        assert health["model_uri"] == model_uri  # the champion, pinned
+        assert health["threshold"] == model.unwrap_python_model().tagger.settings.threshold
         projects = holdout[["title", "description"]]
-        body = projects.to_dict(orient="records")
-        answers = httpx.post(url + "/predict", json=body, timeout=300)
+        answers = httpx.post(url + "/predict", json=projects.to_dict(orient="records"), timeout=300)
         assert answers.status_code == 200, answers.text
         flat = pd.DataFrame(
             [{"prediction": a["prediction"], **a["probabilities"]} for a in answers.json()]
@@ -139,12 +148,11 @@ def test_the_http_service_answers_as_the_model(ray_session, champion, holdout, s
         assert f1(flat) == pytest.approx(reported)
         labelled = holdout[["title", "description", "tag"]].to_dict(orient="records")
         evaluated = httpx.post(url + "/evaluate", json=labelled, timeout=300).json()
-        from madewithml.evaluation.scoring import evaluate  # noqa: PLC0415
-
         # the same scores as the evaluation's functions give here (tags, not floats, decide them)
         assert evaluated == json.loads(json.dumps(evaluate(model, holdout, "other")))
     finally:
-        serve.shutdown()
+        output = stop(process)
+    assert process.returncode == 0, output[-4000:]
 
 
 def test_mlflow_models_serve_answers_as_the_model(real_default_run, champion, holdout, served_f1):

@@ -1,0 +1,129 @@
+"""The request guard in front of the service, without Ray: JSON only, a body limit whatever the
+framing (Content-Length or chunked, counted while the body streams in, never read whole), and
+one log line per request."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import httpx
+import pytest
+from fastapi import FastAPI, Request
+
+from madewithml.serving.guard import RequestGuard, requests_log
+from madewithml.serving.schemas import ServiceConfig
+
+LIMIT = 1000
+
+
+def _app(request_log: bool = False) -> FastAPI:
+    app = FastAPI()
+    app.state.config = ServiceConfig(
+        model_uri="models:/m/1",
+        limits={"max_body_bytes": LIMIT, "max_items": 8, "max_text_chars": 100},
+        batching={"max_batch_size": 4, "batch_wait_timeout_s": 0.01},
+        request_log=request_log,
+    )
+
+    @app.post("/echo")
+    async def echo(request: Request) -> dict:
+        request.state.projects = 1
+        return {"bytes": len(await request.body())}
+
+    @app.get("/")
+    def health() -> dict:
+        return {"status": "ok"}
+
+    app.add_middleware(RequestGuard)
+    return app
+
+
+def _send(app: FastAPI, method: str, path: str, **kwargs) -> httpx.Response:
+    async def go() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return await client.request(method, path, **kwargs)
+
+    return asyncio.run(go())
+
+
+class Chunks:
+    """A chunked body (no Content-Length): `count` chunks of `size` bytes, counting how many
+    the server pulled."""
+
+    def __init__(self, count: int, size: int) -> None:
+        self.count, self.size, self.pulled = count, size, 0
+
+    async def __aiter__(self):
+        for _ in range(self.count):
+            self.pulled += 1
+            yield b"x" * self.size
+
+
+JSON = {"content-type": "application/json"}
+
+
+def test_a_chunked_body_over_the_limit_is_refused_once_the_limit_is_passed():
+    body = Chunks(count=100, size=300)  # 30,000 bytes, 300 at a time
+    response = _send(_app(), "POST", "/echo", content=body, headers=JSON)
+    assert response.status_code == 413
+    assert str(LIMIT) in response.json()["detail"]
+    assert body.pulled <= LIMIT // 300 + 2  # read up to just past the limit, not whole
+
+
+def test_a_declared_length_over_the_limit_is_refused_before_the_body_is_read():
+    response = _send(_app(), "POST", "/echo", content=b"x" * (LIMIT + 1), headers=JSON)
+    assert response.status_code == 413
+    assert (
+        response.json()["detail"]
+        == f"request body of {LIMIT + 1} bytes is over the 1000-byte limit"
+    )
+
+
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+def test_a_body_at_the_limit_is_read_whole(framing):
+    content = b"x" * LIMIT if framing == "content-length" else Chunks(count=4, size=LIMIT // 4)
+    response = _send(_app(), "POST", "/echo", content=content, headers=JSON)
+    assert response.status_code == 200 and response.json() == {"bytes": LIMIT}
+
+
+@pytest.mark.parametrize(
+    ("content_type", "status"),
+    [
+        ("application/json", 200),
+        ("application/json; charset=utf-8", 200),
+        ("Application/JSON", 200),
+        ("application/merge-patch+json", 200),
+        ("text/plain", 415),
+        ("application/x-www-form-urlencoded", 415),
+        ("", 415),
+    ],
+)
+def test_only_json_is_taken(content_type, status):
+    headers = {"content-type": content_type} if content_type else {}
+    response = _send(_app(), "POST", "/echo", content=b"{}", headers=headers)
+    assert response.status_code == status
+    if status == 415:
+        assert "JSON is expected" in response.json()["detail"]
+
+
+def test_a_get_is_not_checked():
+    assert _send(_app(), "GET", "/").json() == {"status": "ok"}
+
+
+@pytest.mark.parametrize("request_log", [True, False])
+def test_one_log_line_per_request_when_asked(caplog, request_log):
+    app = _app(request_log=request_log)
+    with caplog.at_level(logging.INFO, logger=requests_log.name):
+        _send(app, "POST", "/echo", content=b"{}", headers=JSON)
+        _send(app, "POST", "/echo", content=b"x" * (LIMIT + 1), headers=JSON)
+    lines = [r.getMessage() for r in caplog.records if r.name == requests_log.name]
+    if not request_log:
+        assert lines == []
+        return
+    assert [line.split(" ")[:3] for line in lines] == [
+        ["POST", "/echo", "200"],
+        ["POST", "/echo", "413"],
+    ]
+    assert lines[0].endswith("projects=1") and lines[1].endswith("projects=-")
