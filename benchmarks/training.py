@@ -8,8 +8,9 @@ quality    `kedro run --pipelines=training` once per seed (training.seed), each 
            never trained on). Mean and spread over the seeds.
 overhead   the epochs of a `kedro run` (Kedro + Ray Train) against the same model, batches and
            steps in a bare PyTorch loop, in one invocation.
-sweep      bare PyTorch loops (no Kedro, no Ray) over recipes: holdout F1 and generalisation
-           accuracy per epoch, for choosing the defaults quickly (--set name=value ...).
+sweep      bare PyTorch loops (no Kedro, no Ray) of a recipe (conf/base, --set name=value ...):
+           holdout F1 and generalisation accuracy per epoch, alone and blended with the TF-IDF
+           model, for choosing the defaults quickly.
 
 MADEWITHML_DATA_DIR=../shared/data/madewithml .venv/bin/python benchmarks/training.py quality
 """
@@ -190,7 +191,9 @@ def waterfall(args: argparse.Namespace) -> None:
 
 
 def _bare_setup():
-    """The real data through the project's own nodes, as the pipeline prepares it."""
+    """The real data through the project's own nodes, as the pipeline prepares it: (encoder
+    parameters, the cleaned training projects, train and validation model inputs,
+    class_to_index, tokenizer, data_processing parameters)."""
     import yaml  # noqa: PLC0415
 
     from madewithml.pipelines.data_processing import nodes  # noqa: PLC0415
@@ -213,26 +216,7 @@ def _bare_setup():
     tokenize = lambda frame: nodes.tokenize_projects(  # noqa: E731
         frame, tokenizer, encoder["max_length"], class_to_index
     )
-    return encoder, tokenize(train), tokenize(val), class_to_index, tokenizer, dp
-
-
-def _bare_setup_frames() -> pd.DataFrame:
-    """The training projects (cleaned), as the split gives them, for the linear model."""
-    from madewithml.pipelines.data_processing import nodes  # noqa: PLC0415
-
-    dp = _parameters("data_processing")
-    raw = pd.read_csv(_data_dir() / "dataset.csv")
-    projects = nodes.resolve_duplicate_texts(
-        nodes.add_clean_text(
-            nodes.map_tags(nodes.validate_projects(raw), dp["accepted_tags"], dp["other_tag"]),
-            dp["remove_stopwords"],
-        ),
-        dp["contradictory_labels"],
-    )
-    train, _ = nodes.split_train_val(
-        projects, dp["test_size"], dp["seed"], dp["min_rows_per_class"]
-    )
-    return train
+    return encoder, train, tokenize(train), tokenize(val), class_to_index, tokenizer, dp
 
 
 def bare_loop(config: dict, train, val, num_classes: int, on_epoch=None) -> list[float]:
@@ -290,12 +274,12 @@ def bare_loop(config: dict, train, val, num_classes: int, on_epoch=None) -> list
     return times
 
 
-def _parameters(pipeline: str) -> dict:
-    """The `<pipeline>` block of conf/base/parameters_<pipeline>.yml."""
+def _parameters(pipeline: str, block: str | None = None) -> dict:
+    """The `<block>` block (default: `<pipeline>`) of conf/base/parameters_<pipeline>.yml."""
     import yaml  # noqa: PLC0415
 
     path = ROOT / f"conf/base/parameters_{pipeline}.yml"
-    return yaml.safe_load(path.read_text())[pipeline]
+    return yaml.safe_load(path.read_text())[block or pipeline]
 
 
 def _value(text: str):
@@ -310,80 +294,94 @@ def _value(text: str):
     return yaml.safe_load(text)
 
 
+BLEND_WEIGHTS = (0.0, 0.2, 0.4)
+
+
 def sweep(args: argparse.Namespace) -> None:
+    """Bare loops (the train loop's own steps, no Kedro, no Ray) of one recipe over seeds: per
+    epoch, holdout F1 and generalisation accuracy by the most likely tag, with the transformer
+    alone (blend 0) and blended with the TF-IDF model at each of `BLEND_WEIGHTS`."""
     import torch  # noqa: PLC0415
 
     from madewithml.core.tagger import Tagger, TaggerSettings  # noqa: PLC0415
     from madewithml.data.stopwords import stopwords  # noqa: PLC0415
     from madewithml.evaluation.metrics import weighted_scores  # noqa: PLC0415
+    from madewithml.training import tfidf  # noqa: PLC0415
 
     torch.set_num_threads(2)
-    encoder, train, val, class_to_index, tokenizer, dp = _bare_setup()
+    encoder, train_projects, train, val, class_to_index, tokenizer, dp = _bare_setup()
     holdout = pd.read_csv(_data_dir() / "holdout.csv")
     generalisation = pd.read_csv(GENERALISATION)
     classes = sorted(class_to_index, key=class_to_index.get)
-    settings = TaggerSettings(
-        encoder["max_length"], 0.0, dp["other_tag"], 64, stopwords(dp["remove_stopwords"])
-    )
+    tfidf_params = _parameters("training", "tfidf_model")
+    tfidf_model = tfidf.fit(train_projects["text"], train_projects["tag"], classes, tfidf_params)
     base = {**_parameters("training"), "encoder": encoder["name"]}
     base.pop("ray_train")
     overrides = dict(item.split("=", 1) for item in args.set)
     config = {**base, **{k: _value(v) for k, v in overrides.items()}}
     if args.train_on_val:
         train = pd.concat([train, val], ignore_index=True)
-    linear = None
-    if args.blend:
-        from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: PLC0415
-        from sklearn.linear_model import LogisticRegression  # noqa: PLC0415
-        from sklearn.pipeline import make_pipeline  # noqa: PLC0415
-
-        from madewithml.core.text import project_text  # noqa: PLC0415
-
-        texts = lambda f: project_text(f["title"], f["description"])  # noqa: E731
-        fitted = _bare_setup_frames()
-        linear = make_pipeline(
-            TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
-            LogisticRegression(C=args.blend_c, max_iter=2000),
-        ).fit(texts(fitted), fitted["tag"])
-        assert list(linear.classes_) == classes
+    rows = []
     for seed in args.seeds:
 
         def report(epoch, model, val_loss, y_true, y_pred, seconds, seed=seed):
-            tagger = Tagger(model, tokenizer, classes, settings)
-            predicted = tagger.predict(holdout, threshold=0.0)["prediction"].tolist()
-            unseen = tagger.predict(generalisation, threshold=0.0)["prediction"]
-            blended = {}
-            if linear is not None:
-                for name, frame in [("holdout", holdout), ("generalisation", generalisation)]:
-                    ours = tagger.predict_proba(frame)
-                    theirs = linear.predict_proba(texts(frame))
-                    for w in (0.2, 0.3, 0.4, 0.5):
-                        guess = [classes[i] for i in ((1 - w) * ours + w * theirs).argmax(axis=1)]
-                        if name == "holdout":
-                            score = weighted_scores(frame["tag"].tolist(), guess)["f1"]
-                        else:
-                            score = float((pd.Series(guess) == frame["tag"].to_numpy()).mean())
-                        blended[f"{name}_blend{w}"] = round(score, 4)
-            print(
-                json.dumps(
-                    {
-                        "seed": seed,
-                        "epoch": epoch + 1,
-                        "val_loss": round(val_loss, 4),
-                        "val_f1": round(weighted_scores(y_true, y_pred)["f1"], 4),
-                        "holdout_f1": round(
-                            weighted_scores(holdout["tag"].tolist(), predicted)["f1"], 4
-                        ),
-                        "generalisation": round(float((unseen == generalisation["tag"]).mean()), 4),
-                        "seconds": round(seconds, 1),
-                        **blended,
-                        **overrides,
-                    }
-                ),
-                flush=True,
-            )
+            row = {"seed": seed, "epoch": epoch + 1, "seconds": round(seconds, 1)}
+            for weight in BLEND_WEIGHTS:
+                settings = TaggerSettings(
+                    encoder["max_length"],
+                    0.0,  # the most likely tag: the recipe, not the threshold
+                    dp["other_tag"],
+                    64,
+                    stopwords(dp["remove_stopwords"]),
+                    blend_weight=weight,
+                )
+                tagger = Tagger(model, tokenizer, classes, settings, tfidf_model)
+                answers = tagger.predict(holdout)["prediction"].tolist()
+                unseen = tagger.predict(generalisation)["prediction"]
+                row[f"holdout_f1@{weight}"] = weighted_scores(holdout["tag"].tolist(), answers)[
+                    "f1"
+                ]
+                row[f"generalisation@{weight}"] = float((unseen == generalisation["tag"]).mean())
+            rows.append(row)
+            print(json.dumps(row), flush=True)
 
         bare_loop({**config, "seed": seed}, train, val, len(class_to_index), report)
+
+    table = pd.DataFrame(rows).groupby("epoch").mean(numeric_only=True)
+    header = " | ".join(
+        f"blend {w}: holdout F1 | generalisation" if w else "alone: holdout F1 | generalisation"
+        for w in BLEND_WEIGHTS
+    )
+    lines = [
+        "# training benchmark: recipe sweep",
+        "",
+        f"Command: `python benchmarks/training.py sweep --seeds {' '.join(map(str, args.seeds))}"
+        + (f" --set {' '.join(args.set)}" if args.set else "")
+        + (" --train-on-val" if args.train_on_val else "")
+        + f"` — {time.strftime('%Y-%m-%d')}, {_machine()}.",
+        "",
+        "The train loop's own steps without Kedro or Ray, on the real data's split; the recipe is "
+        "conf/base's `training` block"
+        + (f" with {', '.join(args.set)}" if args.set else "")
+        + ". Each model is scored by its most likely tag (threshold 0) on the 191 holdout "
+        "projects (weighted F1) and on tests/e2e/generalisation.csv (accuracy), transformer "
+        "alone and blended with the TF-IDF model (conf/base `tfidf_model`) at each weight. Mean "
+        f"over {len(args.seeds)} seeds.",
+        "",
+        f"| epoch | {header} |",
+        "| ---: |" + " ---: | ---: |" * len(BLEND_WEIGHTS),
+        *[
+            f"| {epoch} | "
+            + " | ".join(
+                f"{r[f'holdout_f1@{w}']:.3f} | {r[f'generalisation@{w}']:.3f}"
+                for w in BLEND_WEIGHTS
+            )
+            + " |"
+            for epoch, r in table.iterrows()
+        ],
+        "",
+    ]
+    write_results(args.out or RESULTS / "training_sweep.md", lines)
 
 
 def overhead(args: argparse.Namespace) -> None:
@@ -397,7 +395,7 @@ def overhead(args: argparse.Namespace) -> None:
     kedro_epochs = history["epoch_s"].tolist()
 
     torch.set_num_threads(2)
-    encoder, train, val, class_to_index, _, _ = _bare_setup()
+    encoder, _, train, val, class_to_index, _, _ = _bare_setup()
     config = {**_parameters("training"), "encoder": encoder["name"], "num_epochs": epochs}
     bare_epochs = bare_loop(config, train, val, len(class_to_index))
     kedro_steady = statistics.mean(kedro_epochs[1:])
@@ -438,8 +436,6 @@ def main() -> None:
     parser.add_argument("--num-epochs", type=int, dest="num_epochs")
     parser.add_argument("--set", nargs="*", default=[], help="sweep: training.<name>=<value>")
     parser.add_argument("--train-on-val", action="store_true", help="sweep: train on both")
-    parser.add_argument("--blend", action="store_true", help="sweep: blend with TF-IDF + LR")
-    parser.add_argument("--blend-c", type=float, default=10.0, dest="blend_c")
     parser.add_argument("--out")
     parser.add_argument("--console", help="waterfall: write the run's console output here")
     args = parser.parse_args()

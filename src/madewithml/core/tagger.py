@@ -1,5 +1,5 @@
-"""The whole model as it ships: cleaning, tokenization, the classifier, an optional TF-IDF text
-model blended in, and the threshold rule.
+"""The whole model as it ships: cleaning, tokenization, the classifier, an optional TF-IDF
+model blended in, temperature scaling, and the threshold rule.
 
 A `Tagger` turns raw `title` + `description` rows into the probability of every tag and a
 prediction. Saved as a folder of plain files (no pickle): the classifier (safetensors + JSON),

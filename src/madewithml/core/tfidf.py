@@ -1,4 +1,5 @@
-"""A TF-IDF + logistic regression TF-IDF model in NumPy, from the numbers scikit-learn fitted.
+"""The TF-IDF model: TF-IDF + logistic regression computed in NumPy, from the numbers
+scikit-learn fitted.
 
 Training fits scikit-learn's `TfidfVectorizer(ngram_range, sublinear_tf=True)` and a
 multinomial `LogisticRegression` (`madewithml.training.tfidf`); this module computes the same

@@ -1,4 +1,5 @@
-"""Classification metrics shared by training, tuning and evaluation."""
+"""Classification metrics (scikit-learn) of the evaluation, the calibration and the service's
+/evaluate: weighted, per class, the confusion matrix."""
 
 from __future__ import annotations
 

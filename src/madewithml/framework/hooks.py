@@ -1,6 +1,7 @@
-"""Kedro hooks: parameters checked before any work, and Ray started before a pipeline that needs
-it and shut down after it, configured by conf/<env>/ray.yml (as Kedro's databricks starter does
-for Spark)."""
+"""The project's Kedro hooks (registered in settings.py): parameters checked before any work; Ray
+started before a pipeline that needs it and shut down after it, configured by conf/<env>/ray.yml
+(as Kedro's databricks starter does for Spark); a run's files committed together or not at all;
+the run's timeline; and the summary that ends it."""
 
 from __future__ import annotations
 

@@ -48,14 +48,15 @@ def preparation() -> Pipeline:
 
 def prepared_projects(raw: str, output: str) -> Pipeline:
     """`preparation` of the raw table `raw` into `output`, its nodes and intermediate datasets
-    in the namespace `raw` (e.g. ``holdout.validate_projects``; a group in Kedro-Viz)."""
+    in the namespace ``<raw>_preparation`` (e.g. ``holdout_preparation.validate_projects``; a
+    group in Kedro-Viz)."""
     steps = preparation()
     return Pipeline(
         steps,
         inputs={"raw": raw},
         outputs={"prepared": output},
         parameters={name for name in steps.inputs() if name.startswith("params:")},
-        namespace=raw,
+        namespace=f"{raw}_preparation",
     )
 
 
