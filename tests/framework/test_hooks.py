@@ -167,50 +167,47 @@ def test_no_node_starts_an_engine_or_touches_files():
     assert not found
 
 
-def _table(tmp_path):
+@pytest.fixture
+def staged_run(tmp_path):
+    """A run begun by the `TransactionHook`, which has saved a table over the previous run's
+    and asked for an action once it commits: (hook, dataset, path, actions done)."""
     import pandas as pd  # noqa: PLC0415
 
-    from madewithml.datasets import AtomicCSVDataset  # noqa: PLC0415
+    from madewithml.datasets import AtomicCSVDataset, RunTransaction  # noqa: PLC0415
+    from madewithml.framework.hooks import TransactionHook  # noqa: PLC0415
 
     path = tmp_path / "table.csv"
     pd.DataFrame({"run": ["previous"]}).to_csv(path, index=False)
-    return AtomicCSVDataset(filepath=str(path)), path
+    dataset, done, hook = AtomicCSVDataset(filepath=str(path)), [], TransactionHook()
+    hook.before_pipeline_run()
+    dataset.save(pd.DataFrame({"run": ["this one"]}))
+    RunTransaction.active.on_commit(lambda: done.append("alias moved"))
+    yield hook, dataset, path, done
+    RunTransaction.active = None
 
 
-def test_the_transaction_hook_commits_a_run_that_succeeds(tmp_path):
+def test_the_transaction_hook_commits_a_run_that_succeeds(staged_run):
     import pandas as pd  # noqa: PLC0415
 
     from madewithml.datasets import RunTransaction  # noqa: PLC0415
-    from madewithml.framework.hooks import TransactionHook  # noqa: PLC0415
 
-    dataset, path = _table(tmp_path)
-    after_commit = []
-    hook = TransactionHook()
-    hook.before_pipeline_run()
-    dataset.save(pd.DataFrame({"run": ["this one"]}))
-    RunTransaction.active.on_commit(lambda: after_commit.append("alias moved"))
+    hook, dataset, path, done = staged_run
     assert pd.read_csv(path)["run"].tolist() == ["previous"]  # staged until the run ends
     assert dataset.load()["run"].tolist() == ["this one"]  # later nodes read what was staged
     hook.after_pipeline_run()
     assert pd.read_csv(path)["run"].tolist() == ["this one"]
-    assert after_commit == ["alias moved"] and RunTransaction.active is None
-    assert [p.name for p in tmp_path.iterdir()] == ["table.csv"]  # nothing staged is left
+    assert done == ["alias moved"] and RunTransaction.active is None
+    assert [p.name for p in path.parent.iterdir()] == ["table.csv"]  # nothing staged is left
 
 
-def test_the_transaction_hook_rolls_back_a_run_that_fails(tmp_path):
+def test_the_transaction_hook_rolls_back_a_run_that_fails(staged_run):
     import pandas as pd  # noqa: PLC0415
 
     from madewithml.datasets import RunTransaction  # noqa: PLC0415
-    from madewithml.framework.hooks import TransactionHook  # noqa: PLC0415
 
-    dataset, path = _table(tmp_path)
-    after_commit = []
-    hook = TransactionHook()
-    hook.before_pipeline_run()
-    dataset.save(pd.DataFrame({"run": ["this one"]}))
-    RunTransaction.active.on_commit(lambda: after_commit.append("alias moved"))
+    hook, dataset, path, done = staged_run
     hook.on_pipeline_error()
     assert pd.read_csv(path)["run"].tolist() == ["previous"]
     assert dataset.load()["run"].tolist() == ["previous"]
-    assert after_commit == [] and RunTransaction.active is None
-    assert [p.name for p in tmp_path.iterdir()] == ["table.csv"]
+    assert done == [] and RunTransaction.active is None
+    assert [p.name for p in path.parent.iterdir()] == ["table.csv"]
