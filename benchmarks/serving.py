@@ -3,8 +3,8 @@
 In one process, one after the other:
 1. raw: the served model's batched forward pass (pre-tokenized batches of 32 holdout projects,
    2 torch threads), in projects/s: the ceiling for the service;
-2. in-process, one project: MLflow's pyfunc `predict` (kedro-mlflow's runner) against
-   `madewithml.prediction.PipelinePredictor`, which the service uses;
+2. in-process: the logged model's own `predict` (the one path every caller uses) for one
+   project and for 256;
 3. served: `kedro serve`'s deployment (conf/base/serving.yml) on this machine's Ray, loaded by
    an asyncio client at concurrency 1, 8 and 32, one project per request: requests/s and p50/p99
    latency. The client runs on the same 2 cores as the service.
@@ -36,10 +36,13 @@ def _percentile(values: list[float], q: float) -> float:
 
 def raw_throughput(tagger, projects: pd.DataFrame, batch_size: int = 32) -> float:
     """Projects/s of the model's forward pass alone, on pre-tokenized batches."""
-    from madewithml.core.tokenization import pad_batch, tokenize  # noqa: PLC0415
+    from madewithml.core.tokenization import pad_batch, pad_id, tokenize  # noqa: PLC0415
 
     ids = tokenize(tagger.texts(projects).tolist(), tagger.tokenizer, tagger.settings.max_length)
-    batches = [pad_batch(ids[i : i + batch_size]) for i in range(0, len(ids), batch_size)]
+    padding = pad_id(tagger.tokenizer)
+    batches = [
+        pad_batch(ids[i : i + batch_size], padding) for i in range(0, len(ids), batch_size)
+    ]
     tagger.classifier.predict_proba(*batches[0])  # warm-up
     started = time.perf_counter()
     for input_ids, attention_mask in batches:
