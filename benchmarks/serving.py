@@ -40,9 +40,7 @@ def raw_throughput(tagger, projects: pd.DataFrame, batch_size: int = 32) -> floa
 
     ids = tokenize(tagger.texts(projects).tolist(), tagger.tokenizer, tagger.settings.max_length)
     padding = pad_id(tagger.tokenizer)
-    batches = [
-        pad_batch(ids[i : i + batch_size], padding) for i in range(0, len(ids), batch_size)
-    ]
+    batches = [pad_batch(ids[i : i + batch_size], padding) for i in range(0, len(ids), batch_size)]
     tagger.classifier.predict_proba(*batches[0])  # warm-up
     started = time.perf_counter()
     for input_ids, attention_mask in batches:
