@@ -17,6 +17,7 @@ from factories import (
     free_port,
     make_raw_projects,
     mlflow_tracking,
+    tiny_parameters,
     write_raw_data,
 )
 from kedro.framework.startup import bootstrap_project
@@ -103,7 +104,6 @@ def tiny_trained_project(tmp_path_factory, tiny_encoder, ray_session):
 
     Returns (project, {"training": CompletedProcess, "__default__": CompletedProcess}).
     """
-    import textwrap  # noqa: PLC0415
 
     from kedro_project import copy_project, kedro  # noqa: PLC0415
 
@@ -111,20 +111,7 @@ def tiny_trained_project(tmp_path_factory, tiny_encoder, ray_session):
     data_dir = write_raw_data(root / "raw")
     project = copy_project(root / "project")
     (project / "conf/local/parameters_test.yml").write_text(
-        textwrap.dedent(
-            f"""\
-            encoder:
-              name: {tiny_encoder}
-              max_length: 32
-            training:
-              num_epochs: 2
-              batch_size: 8
-              lr: 3.0e-3
-              ray_train:
-                scaling:
-                  resources_per_worker: {{CPU: 1}}
-            """
-        )
+        tiny_parameters(tiny_encoder, num_epochs=2, lr=3.0e-3)
     )
     # Join the test session's Ray instead of starting another one.
     env = {"RAY_ADDRESS": ray_session.get_runtime_context().gcs_address}
@@ -274,7 +261,7 @@ def ray_session():
 SERVING = {
     "limits": {"max_body_bytes": 20_000, "max_items": 8, "max_text_chars": 500},
     # A long wait, so that concurrent requests surely share batches.
-    "batching": {"max_batch_size": 16, "batch_wait_timeout_s": 0.2},
+    "batching": {"max_batch_projects": 16, "wait_s": 0.2},
     # As conf/base/serving.yml: Ray's default of 5 ongoing requests makes the router back off.
     "deployment": {
         "num_replicas": 1,
@@ -283,7 +270,7 @@ SERVING = {
         "logging_config": {"log_level": "WARNING", "enable_access_log": False},
     },
     # No line per request into the test session's console (the kedro serve test checks them).
-    "request_log": False,
+    "request_log": None,
 }
 
 

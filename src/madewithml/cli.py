@@ -114,6 +114,7 @@ def serve(
     config_loader, dataset, tracking_uri = _project(env, model_uri)
     serving = dict(config_loader["serving"]["serving"])
     uri = pinned_model_uri(dataset.model_uri)
+    request_log = _request_log(serving.get("request_log"))
     started = start_ray(config_loader.get("ray") or {}, {"serve"})
     # After ray.init, which installs its own handler: SIGTERM stops the service cleanly.
     signal.signal(signal.SIGTERM, _interrupt)
@@ -121,7 +122,7 @@ def serve(
         url = start_service(
             {
                 **{key: serving[key] for key in ("limits", "batching", "deployment")},
-                "request_log": serving.get("request_log", True),
+                "request_log": request_log,
                 "model_uri": uri,
                 "tracking_uri": tracking_uri,
                 "threshold": threshold,  # None: the model's own
@@ -130,6 +131,8 @@ def serve(
             port=port or serving["port"],
         )
         click.echo(f"serving {uri} at {url} (OpenAPI docs at {url}/docs); Ctrl-C stops it")
+        if request_log:
+            click.echo(f"one line per request in {request_log}")
         while True:
             time.sleep(1)
     except KeyboardInterrupt:
@@ -141,6 +144,14 @@ def serve(
             ray_serve.delete(APP_NAME)
         if started:
             ray.shutdown()
+
+
+def _request_log(path: str | None) -> str | None:
+    """The request log's absolute path (a relative one is the project's: `kedro` runs in its
+    root), or None for none."""
+    from pathlib import Path  # noqa: PLC0415
+
+    return str(Path(path).resolve()) if path else None
 
 
 def _interrupt(signum: int, frame: Any) -> None:

@@ -70,8 +70,9 @@ def test_kedro_serve_serves_the_champion_on_loopback_with_the_shipped_limits_unt
     # serving.yml: the shipped host (loopback) and limits.
     env = kedro_env(tiny_champion_project, tiny_champion_project)
     env.pop("RAY_ADDRESS", None)
-    env["RAY_DEDUP_LOGS"] = "0"  # every request line, even two that happen to be identical
     before = ray_processes()
+    request_log = tiny_champion_project / "logs/requests.log"
+    logged = len(request_log.read_text()) if request_log.exists() else 0  # other tests' lines
     process = start(
         ["kedro", "serve", "--port", str(port), "--threshold", "0.0"], tiny_champion_project, env
     )
@@ -102,8 +103,12 @@ def test_kedro_serve_serves_the_champion_on_loopback_with_the_shipped_limits_unt
     assert "stopping" in output
     assert process.returncode == 0, output[-4000:]
     assert not alive(ray_processes() - before)  # its own Ray went with it
-    # one line per request (serving.request_log): method, path, status, latency, projects
-    posts = re.findall(r"POST /predict (\d{3}) [\d.]+ ms projects=(\S+)", output)
+    # one line per request (serving.request_log), in its file and not on the console: method,
+    # path, status, latency, projects
+    assert f"one line per request in {tiny_champion_project / 'logs/requests.log'}" in output
+    assert "POST /predict" not in output
+    log = request_log.read_text()[logged:]
+    posts = re.findall(r"POST /predict (\d{3}) [\d.]+ ms projects=(\S+)", log)
     assert posts == [
         ("200", "1"),
         ("200", "256"),
@@ -154,9 +159,9 @@ def test_kedro_serve_on_a_joined_ray_removes_only_its_own_application(
             "model_uri": model_uri,
             "tracking_uri": tracking,
             "limits": {"max_body_bytes": 10_000, "max_items": 4, "max_text_chars": 100},
-            "batching": {"max_batch_size": 4, "batch_wait_timeout_s": 0.01},
+            "batching": {"max_batch_projects": 4, "wait_s": 0.0},
             "deployment": {"ray_actor_options": {"num_cpus": 0}},
-            "request_log": False,
+            "request_log": None,
         }
     )
     serve.run(other, name="other", route_prefix="/other", blocking=False)

@@ -76,10 +76,16 @@ def test_concurrent_requests_are_batched_and_each_gets_its_own_answer(service, p
     assert [r.status_code for r in responses] == [200] * len(projects)
     assert_same([r.json() for r in responses], expected(pyfunc, projects))
     after = httpx.get(service + "/").json()
-    requests = after["predict_requests"] - before["predict_requests"]
-    batches = after["predict_batches"] - before["predict_batches"]
-    assert requests == len(projects)
+    requests = after["stats"]["requests"] - before["stats"]["requests"]
+    batches = after["stats"]["batches"] - before["stats"]["batches"]
+    assert requests == after["stats"]["projects"] - before["stats"]["projects"] == len(projects)
     assert batches < requests  # several requests shared a forward pass
+    # every answered request's time is in the phases, and waiting for its batch is part of it
+    seconds = {
+        phase: after["stats"]["seconds"][phase] - before["stats"]["seconds"][phase]
+        for phase in after["stats"]["seconds"]
+    }
+    assert all(value > 0 for value in seconds.values()), seconds
 
 
 def test_evaluate_returns_the_evaluation_pipelines_metrics(service, pyfunc):

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
+import time
 
 import httpx
 import pytest
@@ -17,12 +19,12 @@ from madewithml.serving.schemas import ServiceConfig
 LIMIT = 1000
 
 
-def _app(request_log: bool = False) -> FastAPI:
+def _app(request_log: str | None = None) -> FastAPI:
     app = FastAPI()
     app.state.config = ServiceConfig(
         model_uri="models:/m/1",
         limits={"max_body_bytes": LIMIT, "max_items": 8, "max_text_chars": 100},
-        batching={"max_batch_size": 4, "batch_wait_timeout_s": 0.01},
+        batching={"max_batch_projects": 4},
         request_log=request_log,
     )
 
@@ -112,7 +114,7 @@ def test_a_get_is_not_checked():
     assert _send(_app(), "GET", "/").json() == {"status": "ok"}
 
 
-@pytest.mark.parametrize("request_log", [True, False])
+@pytest.mark.parametrize("request_log", ["requests.log", None])
 def test_one_log_line_per_request_when_asked(caplog, request_log):
     app = _app(request_log=request_log)
     with caplog.at_level(logging.INFO, logger=requests_log.name):
@@ -127,3 +129,23 @@ def test_one_log_line_per_request_when_asked(caplog, request_log):
         ["POST", "/echo", "413"],
     ]
     assert lines[0].endswith("projects=1") and lines[1].endswith("projects=-")
+
+
+def test_the_request_log_is_written_to_its_file_by_a_background_thread(tmp_path, monkeypatch):
+    from madewithml.serving.guard import log_requests_to  # noqa: PLC0415
+
+    monkeypatch.setattr(requests_log, "handlers", [])
+    monkeypatch.setattr(requests_log, "propagate", True)
+    path = tmp_path / "logs" / "requests.log"
+    assert log_requests_to(path) is not None
+    assert log_requests_to(tmp_path / "other.log") is None  # once per process
+    app = _app(request_log=str(path))
+    for _ in range(3):
+        _send(app, "POST", "/echo", content=b"{}", headers=JSON)
+    deadline = time.monotonic() + 10  # written by the background thread, soon after
+    while len(path.read_text().splitlines()) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    lines = path.read_text().splitlines()
+    assert len(lines) == 3
+    assert all(re.search(r"^\S+ \S+ POST /echo 200 [\d.]+ ms projects=1$", line) for line in lines)
+    assert not (tmp_path / "other.log").exists()

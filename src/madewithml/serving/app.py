@@ -1,8 +1,8 @@
 """The HTTP service: a Ray Serve deployment with a FastAPI app over a logged model.
 
-Concurrent `/predict` requests are batched dynamically (`@serve.batch`): one forward pass answers
-all the projects of the requests that arrive within `batch_wait_timeout_s`, up to
-`max_batch_size` requests. Every answer is the logged model's own `predict`.
+Concurrent `/predict` requests are batched dynamically (`madewithml.serving.batcher`): when the
+model is free, one `predict` answers every request waiting then, up to `max_batch_projects`
+projects. Every answer is the logged model's own `predict`.
 
 `build_app` is a Ray Serve application builder: `kedro serve` calls it with `serving` of
 `conf/<env>/serving.yml` (read once, by the command), and so can a `serve run` / `serve deploy` /
@@ -14,7 +14,7 @@ KubeRay config (`import_path: madewithml.serving.app:build_app`, `args:` the sam
 # annotations to find the request body.
 import asyncio
 import logging
-import sys
+import time
 from typing import Any
 
 import pandas as pd
@@ -28,8 +28,10 @@ from madewithml.core.inputs import InvalidInputError, check_texts
 from madewithml.core.pyfunc import THRESHOLD_PARAM
 from madewithml.evaluation.scoring import evaluate
 from madewithml.serving.answers import answers
-from madewithml.serving.guard import RequestGuard, requests_log
+from madewithml.serving.batcher import Batcher
+from madewithml.serving.guard import RequestGuard, log_requests_to
 from madewithml.serving.schemas import LabelledProject, Prediction, Project, ServiceConfig
+from madewithml.serving.timings import ServiceStats
 from madewithml.shipping.loading import load_model
 
 logger = logging.getLogger(__name__)
@@ -74,17 +76,17 @@ class TagService:
         self.threshold = (
             self.tagger.settings.threshold if config.threshold is None else config.threshold
         )
-        self.batches = 0  # forward passes of /predict, and the requests they answered
-        self.batched_requests = 0
+        self.stats = ServiceStats()  # where /predict requests' time goes (the guard records)
         app.state.config = config
-        if config.request_log and not requests_log.handlers:
-            handler = logging.StreamHandler(sys.stderr)  # the replica's stderr reaches the driver
-            handler.setFormatter(logging.Formatter("%(message)s"))
-            requests_log.addHandler(handler)
-            requests_log.setLevel(logging.INFO)
-            requests_log.propagate = False
-        self._predict_batch.set_max_batch_size(config.batching.max_batch_size)
-        self._predict_batch.set_batch_wait_timeout_s(config.batching.batch_wait_timeout_s)
+        app.state.stats = self.stats
+        if config.request_log is not None:
+            log_requests_to(config.request_log)
+        self.batcher = Batcher(
+            self._predict_rows,
+            config.batching.max_batch_projects,
+            config.batching.wait_s,
+            on_batch=self.stats.batch,
+        )
 
     @app.get("/")
     def health(self) -> dict[str, Any]:
@@ -94,8 +96,7 @@ class TagService:
             "model_uri": self.config.model_uri,
             "run_id": self.model.metadata.run_id,
             "threshold": self.threshold,
-            "predict_batches": self.batches,
-            "predict_requests": self.batched_requests,
+            "stats": self.stats.as_dict(),
         }
 
     @app.get("/run_id")
@@ -111,9 +112,15 @@ class TagService:
 
         A prediction whose top probability is below the service's threshold is `other`.
         """
+        marks = request.state.marks  # set by the guard
+        marks["parsed"] = time.perf_counter()
         items = projects if isinstance(projects, list) else [projects]
         frame = self._check(request, items)
-        results = await self._predict_batch(frame.to_dict(orient="records"))
+        marks["checked"] = time.perf_counter()
+        results, marks["batched"], marks["predicted"] = await self.batcher.submit(
+            frame.to_dict(orient="records")
+        )
+        marks["answered"] = time.perf_counter()
         return results if isinstance(projects, list) else results[0]
 
     @app.post("/evaluate")
@@ -155,20 +162,11 @@ class TagService:
             raise HTTPException(status_code=422, detail=str(error)) from None
         return frame
 
-    @serve.batch  # its size and wait are set from `config.batching` when the replica starts
-    async def _predict_batch(self, requests: list[list[dict]]) -> list[list[dict]]:
-        """One forward pass for the projects of every request in the batch."""
-        self.batches += 1
-        self.batched_requests += len(requests)
-        rows = [project for projects in requests for project in projects]
+    def _predict_rows(self, rows: list[dict]) -> list[dict]:
+        """One `predict` of the logged model for the projects of a batch of requests (run in a
+        thread by the batcher): one answer per project, in order."""
         frame = pd.DataFrame(rows, columns=["title", "description"])
-        predictions = await asyncio.to_thread(self.model.predict, frame, self.params)
-        flat = answers(predictions)
-        results, start = [], 0
-        for projects in requests:
-            results.append(flat[start : start + len(projects)])
-            start += len(projects)
-        return results
+        return answers(self.model.predict(frame, self.params))
 
 
 def build_app(args: dict[str, Any]) -> Application:

@@ -46,8 +46,8 @@ class Limits(BaseModel):
 
 
 class Batching(BaseModel):
-    max_batch_size: Annotated[int, Field(ge=1)]
-    batch_wait_timeout_s: Annotated[float, Field(ge=0)]
+    max_batch_projects: Annotated[int, Field(ge=1)]  # projects per `predict`
+    wait_s: Annotated[float, Field(ge=0)] = 0.0  # hold a batch for more requests (0: none)
 
 
 class ServiceConfig(BaseModel):
@@ -59,5 +59,6 @@ class ServiceConfig(BaseModel):
     threshold: Annotated[float, Field(ge=0, le=1)] | None = None  # None: the model's own
     limits: Limits
     batching: Batching
-    request_log: bool = True  # one line per request: method, path, status, latency, projects
+    # A file that gets one line per request (method, path, status, latency, projects); None: none.
+    request_log: str | None = None
     deployment: dict[str, Any] = Field(default_factory=dict)  # serve.deployment options
