@@ -55,19 +55,30 @@ def write_raw_data(folder: Path) -> Path:
     return folder
 
 
-def tiny_parameters(encoder: Path, more: str = "") -> str:
-    """A tiny project's `conf/local/parameters_test.yml`: the tiny encoder (32 tokens), one epoch
-    of batches of 8 on one worker with one CPU; `more` is YAML appended as it is."""
+def tiny_parameters(
+    encoder: Path,
+    more: str = "",
+    num_epochs: int = 1,
+    lr: float | None = None,
+    workers: bool = True,
+) -> str:
+    """A tiny project's `conf/local/parameters_test.yml`: the tiny encoder (32 tokens),
+    `num_epochs` of batches of 8 (at `lr`, else conf/base's) on one worker with one CPU
+    (`workers` false: the environment's own), answering in float32 (the untrained tiny model's
+    probabilities are nearly equal: bfloat16's rounding, which depends a little on a batch's
+    other rows, would turn its most likely tag); `more` is YAML appended as it is."""
     return (
         textwrap.dedent(
             f"""\
             encoder: {{name: {encoder}, max_length: 32}}
+            inference: {{precision: float32}}
             training:
-              num_epochs: 1
+              num_epochs: {num_epochs}
               batch_size: 8
-              ray_train: {{scaling: {{resources_per_worker: {{CPU: 1}}}}}}
             """
         )
+        + (f"  lr: {lr}\n" if lr is not None else "")
+        + ("  ray_train: {scaling: {resources_per_worker: {CPU: 1}}}\n" if workers else "")
         + more
     )
 

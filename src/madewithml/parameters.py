@@ -132,6 +132,7 @@ class Calibration(_Block):
 
 class Inference(_Block):
     batch_size: PositiveInt
+    precision: Literal["auto", "float32", "bfloat16"]
     threshold: Probability | None = None  # None: the model's own; a number overrides it
     ray_data: RayDataInference
     progress_rows: Annotated[int, Field(ge=0)]

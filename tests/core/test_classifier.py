@@ -82,3 +82,38 @@ def test_load_needs_no_encoder_folder(tiny_encoder, batch, tmp_path):
     loaded = TagClassifier.load(tmp_path / "model")
     assert loaded.config == model.config
     assert (loaded.predict_proba(*batch) == model.predict_proba(*batch)).all()
+
+
+@pytest.mark.parametrize(
+    ("precision", "device", "native", "expected"),
+    [
+        ("float32", "cpu", True, torch.float32),
+        ("bfloat16", "cpu", False, torch.bfloat16),  # asked for: emulated if it must be
+        ("auto", "cpu", True, torch.bfloat16),
+        ("auto", "cpu", False, torch.float32),  # emulated bfloat16 is slower than float32
+        ("auto", "cuda", True, torch.float32),
+    ],
+)
+def test_the_precision_a_model_answers_in(monkeypatch, precision, device, native, expected):
+    from madewithml.core import classifier  # noqa: PLC0415
+
+    monkeypatch.setattr(classifier, "_native_bfloat16", lambda: native)
+    assert classifier.inference_dtype(precision, device) == expected
+
+
+def test_an_unknown_precision_is_named():
+    from madewithml.core.classifier import inference_dtype  # noqa: PLC0415
+
+    with pytest.raises(ValueError, match="'float16'"):
+        inference_dtype("float16", "cpu")
+
+
+def test_a_bfloat16_copy_answers_close_to_float32_and_leaves_the_original_alone(model, batch):
+    model.eval()
+    assert model.for_inference("float32") is model
+    answering = model.for_inference("bfloat16")
+    assert answering is not model and answering.head.weight.dtype == torch.bfloat16
+    assert model.head.weight.dtype == torch.float32  # what `save` writes
+    close = model.predict_proba(*batch)
+    assert answering.predict_proba(*batch) == pytest.approx(close, abs=0.02)
+    assert answering.predict_proba(*batch).dtype == close.dtype  # float32 probabilities

@@ -4,6 +4,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from madewithml.core.inputs import InvalidInputError
 from madewithml.core.tagger import Tagger, apply_threshold
@@ -214,3 +215,26 @@ def test_a_tagger_saved_before_the_blend_loads_without_a_tfidf_model(tiny_tagger
     loaded = Tagger.load(tmp_path)
     assert loaded.settings.blend_weight == 0.0 and loaded.tfidf_model is None
     pd.testing.assert_frame_equal(loaded.predict(PROJECTS), tiny_tagger.predict(PROJECTS))
+
+
+def test_a_bfloat16_tagger_saves_float32_weights_and_reloads_answering_alike(tiny_tagger, tmp_path):
+    settings = replace(tiny_tagger.settings, precision="bfloat16")
+    tagger = Tagger(tiny_tagger.classifier, tiny_tagger.tokenizer, tiny_tagger.classes, settings)
+    np.testing.assert_allclose(
+        tagger.predict_proba(PROJECTS), tiny_tagger.predict_proba(PROJECTS), atol=0.02
+    )
+    tagger.save(tmp_path)
+    loaded = Tagger.load(tmp_path)
+    assert loaded.settings.precision == "bfloat16"
+    assert loaded.classifier.head.weight.dtype == torch.float32
+    for name, tensor in loaded.classifier.state_dict().items():
+        assert torch.equal(tensor, tiny_tagger.classifier.state_dict()[name]), name
+    np.testing.assert_array_equal(loaded.predict_proba(PROJECTS), tagger.predict_proba(PROJECTS))
+
+
+def test_a_tagger_saved_before_precision_existed_answers_in_float32(tiny_tagger, tmp_path):
+    tiny_tagger.save(tmp_path)
+    saved = json.loads((tmp_path / "tagger.json").read_text())
+    del saved["settings"]["precision"]
+    (tmp_path / "tagger.json").write_text(json.dumps(saved))
+    assert Tagger.load(tmp_path).settings.precision == "float32"

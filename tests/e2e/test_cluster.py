@@ -10,14 +10,13 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 import urllib.request
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from factories import free_port, write_raw_data
+from factories import free_port, tiny_parameters, write_raw_data
 from kedro_project import copy_project, kedro
 
 pytestmark = pytest.mark.cluster
@@ -82,17 +81,7 @@ def cluster_project(tmp_path_factory, tiny_encoder):
     data_dir = write_raw_data(root / "raw")
     project = copy_project(root / "project")
     (project / "conf/cluster/parameters_test.yml").write_text(
-        textwrap.dedent(
-            f"""\
-            encoder:
-              name: {tiny_encoder}
-              max_length: 32
-            training:
-              num_epochs: 2
-              batch_size: 8
-              lr: 3.0e-3
-            """
-        )
+        tiny_parameters(tiny_encoder, num_epochs=2, lr=3.0e-3, workers=False)
     )
     return project, data_dir
 

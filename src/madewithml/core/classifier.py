@@ -7,6 +7,7 @@ unpickling anything.
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,6 +21,27 @@ from transformers import AutoConfig, AutoModel
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "model_config.json"
+# How the classifier answers (a setting of the shipped model, `inference.precision`).
+PRECISIONS = ("auto", "float32", "bfloat16")
+
+
+def _native_bfloat16() -> bool:
+    """Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX): without it, PyTorch
+    emulates bfloat16, slower than float32."""
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
+
+
+def inference_dtype(precision: str, device: torch.device | str) -> torch.dtype:
+    """The dtype the classifier answers in: ``float32``, ``bfloat16``, or ``auto``: bfloat16 on
+    a CPU that computes it natively (about twice float32's throughput there, measured in
+    docs/benchmarks.md), float32 on any other CPU and on a GPU."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
+    if precision == "auto":
+        native = torch.device(device).type == "cpu" and _native_bfloat16()
+        return torch.bfloat16 if native else torch.float32
+    return getattr(torch, precision)
 
 
 def _mean(output: Any, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -79,6 +101,14 @@ class TagClassifier(nn.Module):
         """Class logits, shape (batch, num_classes)."""
         output = self.encoder(input_ids=input_ids, attention_mask=attention_mask)
         return self.head(self.dropout(_POOLINGS[self.config.pooling](output, attention_mask)))
+
+    def for_inference(self, precision: str) -> TagClassifier:
+        """The classifier that answers at `precision` (`inference_dtype`): itself in float32,
+        else a copy in that dtype (this one keeps its float32 weights, which `save` writes)."""
+        dtype = inference_dtype(precision, self.head.weight.device)
+        if dtype == self.head.weight.dtype:
+            return self
+        return copy.deepcopy(self).to(dtype).eval()
 
     @torch.inference_mode()
     def predict_proba(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> np.ndarray:

@@ -44,6 +44,9 @@ class TaggerSettings:
     # training (`madewithml.evaluation.calibration`): p ∝ exp(log p / temperature); 1 leaves
     # them as they are. The threshold above is a probability on this calibrated scale.
     temperature: float = 1.0
+    # The classifier's arithmetic when answering (inference.precision): float32, bfloat16, or
+    # auto (bfloat16 on a CPU that computes it natively; `madewithml.core.classifier`).
+    precision: str = "float32"
 
 
 def tag_columns(predictions: pd.DataFrame) -> list[str]:
@@ -86,7 +89,8 @@ class Tagger:
             )
         if settings.blend_weight > 0 and tfidf_model is None:
             raise ValueError("a blend weight needs the TF-IDF model it blends")
-        self.classifier = classifier.eval()
+        self.classifier = classifier.eval()  # float32: what `save` writes
+        self._answering = self.classifier.for_inference(settings.precision)
         self.tokenizer = tokenizer
         self.classes = list(classes)
         self.settings = settings
@@ -112,7 +116,7 @@ class Tagger:
         padding = pad_id(self.tokenizer)
         for rows in length_sorted_batches([len(x) for x in ids], self.settings.batch_size):
             input_ids, attention_mask = pad_batch([ids[i] for i in rows], padding)
-            probabilities[rows] = self.classifier.predict_proba(input_ids, attention_mask)
+            probabilities[rows] = self._answering.predict_proba(input_ids, attention_mask)
         weight = self.settings.blend_weight
         if weight > 0:
             probabilities = (1 - weight) * probabilities + weight * self.tfidf_model.predict_proba(

@@ -59,6 +59,7 @@ def _catalog(train_projects, classifier, tiny_encoder, tfidf_model: dict) -> Dat
         "params:encoder.max_length": 32,
         "params:data_processing": {"other_tag": "other", "remove_stopwords": False},
         "params:inference.batch_size": 16,
+        "params:inference.precision": "float32",
         "params:tfidf_model": tfidf_model,
     }
     datasets = {name: MemoryDataset(value) for name, value in params.items()}
@@ -119,8 +120,10 @@ def test_package_model_leaves_the_text_model_out_at_weight_0(classifier, tiny_en
         {"other_tag": "other", "remove_stopwords": True},
         {**TEXT_MODEL, "blend_weight": 0},
         8,
+        "bfloat16",
     )
     assert tagger.tfidf_model is None and tagger.settings.blend_weight == 0.0
+    assert tagger.settings.precision == "bfloat16"
     assert "the" in tagger.settings.stopwords and tagger.settings.batch_size == 8
     # calibration's to set: until then it always answers the most likely tag
     assert tagger.settings.threshold == 0.0 and tagger.settings.temperature == 1.0

@@ -95,11 +95,13 @@ def package_model(
     data_processing: dict[str, Any],
     tfidf_params: dict[str, Any],
     batch_size: int,
+    precision: str,
 ) -> Tagger:
     """The model that ships, before calibration: the classifier with its tokenizer, tags, the
     TF-IDF model it blends (left out at `tfidf_model.blend_weight` 0) and this run's settings
-    (cleaning, `max_length`, rows per forward pass). Its threshold (0: always the most likely
-    tag) and temperature (1) are `calibrate_model`'s to set."""
+    (cleaning, `max_length`, rows per forward pass, the precision it answers in). Its
+    threshold (0: always the most likely tag) and temperature (1) are `calibrate_model`'s to
+    set, on its answers at that precision."""
     weight = float(tfidf_params["blend_weight"])
     return Tagger(
         classifier,
@@ -112,6 +114,7 @@ def package_model(
             batch_size=batch_size,
             stopwords=stopwords(data_processing["remove_stopwords"]),
             blend_weight=weight,
+            precision=precision,
         ),
         tfidf_model if weight > 0 else None,
     )

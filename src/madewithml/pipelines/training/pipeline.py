@@ -50,6 +50,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "params:data_processing",
                     "params:tfidf_model",
                     "params:inference.batch_size",
+                    "params:inference.precision",
                 ],
                 "uncalibrated_tagger",
                 name="package_model",
