@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from madewithml.core.text import clean_text, project_text
+from madewithml.core.text import clean_text, one_project_text, project_text
 from madewithml.data.stopwords import ENGLISH_STOPWORDS, stopwords
 
 
@@ -85,6 +85,16 @@ def test_project_text_joins_title_and_description():
         "fast bert distilled model",
         "yolo real time detection",
     ]
+
+
+@given(st.lists(st.tuples(st.text(max_size=40), st.text(max_size=40)), min_size=1, max_size=5))
+def test_one_projects_text_is_the_tables(projects):
+    """The service checks one project at a time (`one_project_text`); the model cleans a table
+    (`project_text`): the same text, whatever the characters."""
+    titles = pd.Series([title for title, _ in projects])
+    descriptions = pd.Series([description for _, description in projects])
+    table = project_text(titles, descriptions, {"the"}).tolist()
+    assert table == [one_project_text(t, d, {"the"}) for t, d in projects]
 
 
 _SCHEMES = ["http://", "https://", "www."]

@@ -45,6 +45,7 @@ def assert_same(answers, reference):
 def test_health_and_run_id_name_the_served_model(service, tiny_model, pyfunc):
     health = httpx.get(service + "/").json()
     assert health["status"] == "ok"
+    assert health["replica"]  # whose statistics these are (each replica counts its own)
     assert health["model_uri"] == tiny_model[1] == "models:/madewithml-tagger/1"
     assert health["run_id"] == pyfunc.metadata.run_id
     assert httpx.get(service + "/run_id").json() == {"run_id": pyfunc.metadata.run_id}
@@ -136,6 +137,12 @@ def test_openapi_docs(service):
         ("/predict", {"title": None, "description": "x"}, 422, "title"),
         ("/predict", {"title": ["a"], "description": "x"}, 422, "title"),
         ("/predict", {"title": "x" * 501, "description": "x"}, 422, "500-character"),
+        (
+            "/predict",
+            [PROJECT, {"title": "🚀🚀", "description": "!!"}],
+            422,
+            "project 1: no letter",
+        ),
         ("/evaluate", [PROJECT], 422, "tag"),
         ("/evaluate", [{**PROJECT, "tag": ""}], 422, "tag"),
     ],

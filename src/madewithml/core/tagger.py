@@ -19,7 +19,7 @@ from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from madewithml.core.classifier import TagClassifier
 from madewithml.core.inputs import check_projects, check_texts
-from madewithml.core.text import project_text
+from madewithml.core.text import one_project_text, project_text
 from madewithml.core.tfidf import TfidfModel
 from madewithml.core.tokenization import length_sorted_batches, pad_batch, pad_id, tokenize
 
@@ -99,6 +99,10 @@ class Tagger:
     def texts(self, projects: pd.DataFrame) -> pd.Series:
         """The cleaned text of each project, as in training."""
         return project_text(projects["title"], projects["description"], self.settings.stopwords)
+
+    def text(self, title: str, description: str) -> str:
+        """The cleaned text of one project, as in training (`texts` without a table)."""
+        return one_project_text(title, description, self.settings.stopwords)
 
     def predict_proba(self, projects: pd.DataFrame) -> np.ndarray:
         """The probability of every tag (columns in `classes` order) for each row: the

@@ -32,7 +32,13 @@ def clean_text(text: str, stopwords: Collection[str] = ()) -> str:
 def project_text(
     title: pd.Series, description: pd.Series, stopwords: Collection[str] = ()
 ) -> pd.Series:
-    """The model's input text for each project: cleaned `title + " " + description`."""
-    joined = title.fillna("").astype(str) + " " + description.fillna("").astype(str)
+    """The model's input text for each project: `one_project_text` of each row."""
     stopwords = frozenset(stopwords)
-    return joined.map(lambda text: clean_text(text, stopwords))
+    joined = zip(title.fillna("").astype(str), description.fillna("").astype(str), strict=True)
+    texts = [one_project_text(t, d, stopwords) for t, d in joined]
+    return pd.Series(texts, index=title.index, dtype=object)
+
+
+def one_project_text(title: str, description: str, stopwords: Collection[str] = ()) -> str:
+    """The model's input text for one project: cleaned `title + " " + description`."""
+    return clean_text(f"{title} {description}", stopwords)

@@ -24,7 +24,6 @@ from fastapi.responses import JSONResponse
 from ray import serve
 from ray.serve import Application
 
-from madewithml.core.inputs import InvalidInputError, check_texts
 from madewithml.core.pyfunc import THRESHOLD_PARAM
 from madewithml.evaluation.scoring import evaluate
 from madewithml.serving.answers import answers
@@ -77,6 +76,7 @@ class TagService:
             self.tagger.settings.threshold if config.threshold is None else config.threshold
         )
         self.stats = ServiceStats()  # where /predict requests' time goes (the guard records)
+        self.replica = serve.get_replica_context().replica_id.unique_id
         app.state.config = config
         app.state.stats = self.stats
         if config.request_log is not None:
@@ -90,9 +90,11 @@ class TagService:
 
     @app.get("/")
     def health(self) -> dict[str, Any]:
-        """Health: the service is up and which model it serves."""
+        """Health: the service is up, which model it serves, and the statistics of the replica
+        that answers (`replica`: each replica counts its own)."""
         return {
             "status": "ok",
+            "replica": self.replica,
             "model_uri": self.config.model_uri,
             "run_id": self.model.metadata.run_id,
             "threshold": self.threshold,
@@ -115,11 +117,9 @@ class TagService:
         marks = request.state.marks  # set by the guard
         marks["parsed"] = time.perf_counter()
         items = projects if isinstance(projects, list) else [projects]
-        frame = self._check(request, items)
+        rows = self._check(request, items)
         marks["checked"] = time.perf_counter()
-        results, marks["batched"], marks["predicted"] = await self.batcher.submit(
-            frame.to_dict(orient="records")
-        )
+        results, marks["batched"], marks["predicted"] = await self.batcher.submit(rows)
         marks["answered"] = time.perf_counter()
         return results if isinstance(projects, list) else results[0]
 
@@ -127,15 +127,17 @@ class TagService:
     async def evaluate(self, request: Request, projects: list[LabelledProject]) -> dict[str, Any]:
         """The evaluation pipeline's scores of the served model on labelled projects: as served
         (at the service's threshold) and by the most likely tag."""
-        frame = self._check(request, projects)
+        frame = pd.DataFrame(self._check(request, projects), columns=["title", "description"])
         labelled = frame.assign(tag=[project.tag for project in projects])
         other_tag = self.tagger.settings.other_tag
         return await asyncio.to_thread(
             evaluate, self.model, labelled, other_tag, self.config.threshold
         )
 
-    def _check(self, request: Request, items: list[Project]) -> pd.DataFrame:
-        """The projects as a table, once they pass the limits and the model's input contract."""
+    def _check(self, request: Request, items: list[Project]) -> list[dict[str, str]]:
+        """The projects as rows, once they pass the limits and the model's input contract:
+        checked one by one, without a table (this runs on the event loop for every request);
+        here, not in the shared batch, so that one bad project never fails the others."""
         request.state.projects = len(items)
         limits = self.config.limits
         if not items:
@@ -145,6 +147,7 @@ class TagService:
                 status_code=413,
                 detail=f"{len(items)} projects: at most {limits.max_items} per request",
             )
+        rows = []
         for i, item in enumerate(items):
             for field in ("title", "description"):
                 if len(getattr(item, field)) > limits.max_text_chars:
@@ -153,14 +156,13 @@ class TagService:
                         detail=f"project {i}: {field} is over the "
                         f"{limits.max_text_chars}-character limit",
                     )
-        frame = pd.DataFrame(
-            [{"title": item.title, "description": item.description} for item in items]
-        )
-        try:  # here, not in the shared batch: one bad project must not fail the others
-            check_texts(frame, self.tagger.texts(frame), name="projects")
-        except InvalidInputError as error:
-            raise HTTPException(status_code=422, detail=str(error)) from None
-        return frame
+            if not self.tagger.text(item.title, item.description):
+                raise HTTPException(
+                    status_code=422,
+                    detail=f"project {i}: no letter or digit in title and description",
+                )
+            rows.append({"title": item.title, "description": item.description})
+        return rows
 
     def _predict_rows(self, rows: list[dict]) -> list[dict]:
         """One `predict` of the logged model for the projects of a batch of requests (run in a

@@ -16,6 +16,7 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 # (the projects of one request, its future)
@@ -23,7 +24,8 @@ _Waiting = tuple[list[Any], asyncio.Future]
 
 
 class Batcher:
-    """Answers `submit`ted requests with one call of `predict` per batch, run in a thread.
+    """Answers `submit`ted requests with one call of `predict` per batch, run in a thread of its
+    own.
 
     `predict(rows) -> answers` takes the projects of several requests, in order, and returns
     one answer per project. A request is never split across batches: one with more projects
@@ -44,6 +46,9 @@ class Batcher:
         self._waiting: deque[_Waiting] = deque()
         self._arrived: asyncio.Event | None = None
         self._worker: asyncio.Task | None = None
+        # One thread runs every `predict`: batches run one at a time anyway, and torch keeps
+        # its thread pool warm for the thread that calls it.
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="predict")
 
     async def submit(self, rows: list[Any]) -> tuple[list[Any], float, float]:
         """The answers to `rows`, and when their batch's `predict` started and returned
@@ -73,6 +78,7 @@ class Batcher:
         return batch
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             if not self._waiting:
                 self._arrived.clear()
@@ -87,7 +93,7 @@ class Batcher:
                 self.on_batch(len(batch), len(rows))
             started = time.perf_counter()
             try:
-                answers = await asyncio.to_thread(self.predict, rows)
+                answers = await loop.run_in_executor(self._thread, self.predict, rows)
             except Exception as error:  # noqa: BLE001 - every request of the batch gets it
                 for _, future in batch:
                     if not future.done():
