@@ -87,6 +87,7 @@ benchmark-tuning: install
 
 benchmark-serving: install
 	$(BIN)/python benchmarks/serving.py
+	$(BIN)/python benchmarks/precision.py
 
 benchmark-data: install
 	$(BIN)/python benchmarks/data_processing.py

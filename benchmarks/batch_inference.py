@@ -30,7 +30,9 @@ from pathlib import Path
 
 import pandas as pd
 import psutil
+from commands import train
 from project_copy import copy_project, kedro_env
+from training import _data_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 KEDRO = str(Path(sys.executable).with_name("kedro"))
@@ -48,13 +50,6 @@ DRIVER = (
 )
 
 
-def _data_dir() -> Path:
-    folder = os.environ.get("MADEWITHML_DATA_DIR")
-    if not folder or not (Path(folder) / "holdout.csv").is_file():
-        raise SystemExit("set MADEWITHML_DATA_DIR to the folder with dataset.csv and holdout.csv")
-    return Path(folder).resolve()
-
-
 def replicated_holdout(times: int, target: Path) -> int:
     """The holdout `times` over, with unique ids (copy k of row i: i's id + k × (max id + 1)),
     written to `target`; returns the number of rows."""
@@ -65,25 +60,6 @@ def replicated_holdout(times: int, target: Path) -> int:
     assert table["id"].is_unique
     table.to_csv(target, index=False)
     return len(table)
-
-
-def _train(project: Path) -> str:
-    """`kedro run --pipelines=training` in the copy; the URI of the version it registered."""
-    env = kedro_env(project, _data_dir())
-    started = time.time()
-    result = subprocess.run(
-        [KEDRO, "run", "--pipelines=training"],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        start_new_session=True,  # Ray's processes signal their process group: not ours
-    )
-    if result.returncode:
-        raise SystemExit(result.stdout[-5000:] + result.stderr[-5000:])
-    print(f"trained in {time.time() - started:.0f} s", flush=True)
-    return "models:/madewithml-tagger/1"
 
 
 def _rows_written(folder: Path, name: str) -> int:
@@ -290,7 +266,7 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
     elif (workdir / "trained").is_file():
         model_uri = (workdir / "trained").read_text()
     else:
-        model_uri = _train(project)
+        model_uri = train(project, env, pipeline="training")
         (workdir / "trained").write_text(model_uri)
     extra = ",".join(f"inference.ray_data.{kv}" for kv in args.ray_data.split(",") if kv)
     log = workdir / "results.jsonl"

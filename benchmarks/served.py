@@ -17,79 +17,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import httpx
 import pandas as pd
+from commands import Server, free_port, run
 from project_copy import copy_project, kedro_env
 from training import RESULTS, _data_dir, _machine, write_results
 
-BIN = Path(sys.executable).parent
 CHAMPION = "models:/madewithml-tagger@champion"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _run(command: list[str], project: Path, env: dict[str, str]) -> str:
-    result = subprocess.run(
-        [str(BIN / command[0]), *command[1:]],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode:
-        raise SystemExit(f"{' '.join(command)} failed:\n{result.stdout[-3000:]}{result.stderr}")
-    return result.stdout
-
-
-class _Server:
-    """A command of this environment in the background until the block ends (SIGTERM)."""
-
-    def __init__(self, command: list[str], cwd: Path, env: dict[str, str], ready: str) -> None:
-        self.command, self.cwd, self.env, self.ready = command, cwd, env, ready
-        self.lines: list[str] = []
-
-    def __enter__(self) -> _Server:
-        env = {**self.env, "PYTHONUNBUFFERED": "1", "PATH": f"{BIN}:{self.env.get('PATH', '')}"}
-        self.process = subprocess.Popen(
-            [str(BIN / self.command[0]), *self.command[1:]],
-            cwd=self.cwd,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        threading.Thread(target=lambda: self.lines.extend(self.process.stdout), daemon=True).start()
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise SystemExit("".join(self.lines)[-3000:])
-            try:
-                if httpx.get(self.ready, timeout=5).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                time.sleep(1)
-        raise SystemExit(f"{self.ready} did not answer")
-
-    def __exit__(self, *exc) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
 
 
 def _flat(answers: list[dict]) -> pd.DataFrame:
@@ -123,14 +61,14 @@ def ask_every_path(
     def batch() -> pd.DataFrame:
         output = project / "data/07_model_output/holdout_batch.csv"
         params = f"inference.input={data / 'holdout.csv'},inference.output={output}"
-        _run(["kedro", "run", "--pipelines=inference", f"--params={params}"], project, env)
+        run(["kedro", "run", "--pipelines=inference", f"--params={params}"], project, env)
         return pd.read_csv(output)
 
     timed("`kedro run --pipelines=inference` (batch)", batch)
 
-    port = _free_port()
+    port = free_port()
     serve = ["mlflow", "models", "serve", "-m", CHAMPION, "--env-manager", "local"]
-    with _Server(
+    with Server(
         [*serve, "-h", "127.0.0.1", "-p", str(port)],
         project.parent,
         env,
@@ -147,9 +85,9 @@ def ask_every_path(
 
         timed("`mlflow models serve` /invocations", invocations)
 
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
-    with _Server(["kedro", "serve", "--port", str(port)], project, env, url + "/"):
+    with Server(["kedro", "serve", "--port", str(port)], project, env, url + "/"):
 
         def predict_requests() -> pd.DataFrame:
             body, answers = projects.to_dict(orient="records"), []
@@ -165,7 +103,7 @@ def ask_every_path(
         return _flat(
             [
                 json.loads(
-                    _run(
+                    run(
                         [
                             "kedro",
                             "predict",
@@ -198,7 +136,7 @@ def main() -> None:
         project = copy_project(Path(workdir) / "project")
         env = kedro_env(project, data)
         started = time.perf_counter()
-        _run(["kedro", "run"], project, env)
+        run(["kedro", "run"], project, env)
         trained = time.perf_counter() - started
         report = json.loads((project / "data/08_reporting/evaluation.json").read_text())
         assert report["promotion"]["promote"], report["promotion"]

@@ -1,15 +1,17 @@
-"""Benchmark of the HTTP service (Ray Serve + FastAPI, dynamic batching) on 2 CPU cores.
+"""Benchmark of serving on 2 CPU cores: `kedro serve` (Ray Serve + FastAPI, dynamic batching)
+beside `mlflow models serve` of the same model and the model's own batched `predict` in process,
+in one run.
 
-In one process, one after the other:
-1. raw: the served model's batched forward pass (pre-tokenized batches of 32 holdout projects,
-   2 torch threads), in projects/s: the ceiling for the service;
-2. in-process: the logged model's own `predict` (the one path every caller uses) for one
-   project and for 256;
-3. served: `kedro serve`'s deployment (conf/base/serving.yml) on this machine's Ray, loaded by
-   an asyncio client at concurrency 1, 8 and 32, one project per request: requests/s and p50/p99
-   latency. The client runs on the same 2 cores as the service.
-
-Default model: the registry's champion in this project's MLflow store (after `kedro run`).
+1. The model: `--model-uri` (in `--tracking-uri`), else the champion of a fresh `kedro run` in a
+   throw-away copy of the project.
+2. In process: the logged model's own `predict` over the holdout in batches of `--raw-batch`
+   rows (rows/s: the ceiling of any server on these cores), and one project's latency.
+3. Each server, started as a user starts it (`kedro serve` with conf/base/serving.yml,
+   `mlflow models serve --env-manager local`), loaded by an asyncio client on the same cores at
+   concurrency 1, 8, 32 and 128 with requests of 1 and of 16 projects, for `--seconds` each
+   after a warm-up: requests/s, projects/s, p50 and p99 latency, errors, the CPU seconds of the
+   server's processes (and of the client) per request; for `kedro serve` also the batches it
+   formed and where a request's time went in the service (its `GET /` statistics).
 
 MADEWITHML_DATA_DIR=../shared/data/madewithml .venv/bin/python benchmarks/serving.py
 """
@@ -18,15 +20,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
+import json
 import statistics
+import tempfile
 import time
 from pathlib import Path
 
+import httpx
 import pandas as pd
-from training import RESULTS, _data_dir, write_results
+import psutil
+from commands import Server, free_port, train
+from project_copy import copy_project, kedro_env
+from training import RESULTS, _data_dir, _machine, write_results
 
-ROOT = Path(__file__).resolve().parents[1]
+CONCURRENCY = (1, 8, 32, 128)
+SIZES = (1, 16)
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -34,148 +42,277 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
-def raw_throughput(tagger, projects: pd.DataFrame, batch_size: int = 32) -> float:
-    """Projects/s of the model's forward pass alone, on pre-tokenized batches."""
-    from madewithml.core.tokenization import pad_batch, pad_id, tokenize  # noqa: PLC0415
-
-    ids = tokenize(tagger.texts(projects).tolist(), tagger.tokenizer, tagger.settings.max_length)
-    padding = pad_id(tagger.tokenizer)
-    batches = [pad_batch(ids[i : i + batch_size], padding) for i in range(0, len(ids), batch_size)]
-    tagger.classifier.predict_proba(*batches[0])  # warm-up
+def in_process(model, projects: pd.DataFrame, batch_rows: int) -> dict[str, float]:
+    """The logged model's own `predict`: rows/s over `projects` in batches of `batch_rows` (after
+    a warm-up), and the median latency of one project."""
+    frames = [projects.iloc[i : i + batch_rows] for i in range(0, len(projects), batch_rows)]
+    model.predict(frames[0])
     started = time.perf_counter()
-    for input_ids, attention_mask in batches:
-        tagger.classifier.predict_proba(input_ids, attention_mask)
-    return len(ids) / (time.perf_counter() - started)
+    for frame in frames:
+        model.predict(frame)
+    rows_per_s = len(projects) / (time.perf_counter() - started)
+    one = []
+    for i in range(60):
+        row = projects.iloc[[i % len(projects)]]
+        began = time.perf_counter()
+        model.predict(row)
+        one.append(time.perf_counter() - began)
+    return {"rows_per_s": rows_per_s, "one_ms": 1000 * statistics.median(one[5:])}
 
 
-def batch_latency(predict, projects: pd.DataFrame, rows: int, repeats: int) -> float:
-    """Median seconds of `predict(a frame of `rows` projects)`."""
-    frame = pd.concat([projects] * (rows // len(projects) + 1)).iloc[:rows]
-    frame = frame[["title", "description"]].reset_index(drop=True)
-    predict(frame)  # warm-up
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        predict(frame)
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+def _tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of a process and all its descendants so far."""
+    total = 0.0
+    root = psutil.Process(pid)
+    for process in [root, *root.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+            total += times.user + times.system
+        except psutil.NoSuchProcess:
+            continue
+    return total
 
 
-def single_row_latency(predict, projects: pd.DataFrame, repeats: int) -> float:
-    """Median seconds of `predict(one-row frame)`."""
-    times = []
-    for i in range(repeats):
-        row = projects.iloc[[i % len(projects)]][["title", "description"]]
-        started = time.perf_counter()
-        predict(row)
-        times.append(time.perf_counter() - started)
-    return statistics.median(times[1:])
+class Target:
+    """A server under load: where to send a request of `n` projects, and what its service says
+    about itself (None when it says nothing)."""
+
+    def __init__(self, name: str, url: str, pid: int) -> None:
+        self.name, self.url, self.pid = name, url, pid
+
+    def request(self, projects: list[dict]) -> tuple[str, dict]:
+        if self.name == "kedro serve":
+            return self.url + "/predict", projects[0] if len(projects) == 1 else projects
+        split = json.loads(pd.DataFrame(projects).to_json(orient="split", index=False))
+        return self.url + "/invocations", {"dataframe_split": split}
+
+    async def stats(self, client: httpx.AsyncClient) -> dict | None:
+        """The service's statistics summed over its replicas (each counts its own; `GET /`
+        answers from one of them, so ask until every replica has answered: 40 asks)."""
+        if self.name != "kedro serve":
+            return None
+        replicas = {}
+        for _ in range(40):
+            health = (await client.get(self.url + "/")).json()
+            replicas[health["replica"]] = health["stats"]
+        total = {key: sum(r[key] for r in replicas.values()) for key in ("requests", "projects")}
+        total["batches"] = sum(r["batches"] for r in replicas.values())
+        phases = next(iter(replicas.values()))["seconds"]
+        total["seconds"] = {p: sum(r["seconds"][p] for r in replicas.values()) for p in phases}
+        total["replicas"] = sorted(replicas)
+        return total
 
 
-async def load(url: str, projects: list[dict], concurrency: int, requests: int) -> dict:
-    import httpx  # noqa: PLC0415
-
+async def load(target: Target, bodies: list[list[dict]], concurrency: int, seconds: float) -> dict:
+    """`concurrency` clients sending requests back to back for `seconds`."""
     latencies: list[float] = []
     errors = 0
-    queue = iter(range(requests))
-
-    async def worker(client: httpx.AsyncClient) -> None:
-        nonlocal errors
-        for i in queue:
-            started = time.perf_counter()
-            response = await client.post(url + "/predict", json=projects[i % len(projects)])
-            latencies.append(time.perf_counter() - started)
-            errors += response.status_code != 200
-
-    limits = httpx.Limits(max_connections=concurrency)
-    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
-        for project in projects[:4]:  # warm-up
-            await client.post(url + "/predict", json=project)
-        before = (await client.get(url + "/")).json()
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(timeout=120, limits=limits) as client:
+        for body in bodies[:5]:  # warm-up
+            url, payload = target.request(body)
+            await client.post(url, json=payload)
+        before, cpu_before = await target.stats(client), _tree_cpu(target.pid)
+        client_before = sum(psutil.Process().cpu_times()[:2])
+        deadline = time.perf_counter() + seconds
         started = time.perf_counter()
-        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
+
+        async def worker(offset: int) -> None:
+            nonlocal errors
+            i = offset
+            while time.perf_counter() < deadline:
+                url, payload = target.request(bodies[i % len(bodies)])
+                began = time.perf_counter()
+                response = await client.post(url, json=payload)
+                latencies.append(time.perf_counter() - began)
+                errors += response.status_code != 200
+                i += concurrency
+
+        await asyncio.gather(*(worker(k) for k in range(concurrency)))
         elapsed = time.perf_counter() - started
-        after = (await client.get(url + "/")).json()
-    batches = after["predict_batches"] - before["predict_batches"]
-    return {
-        "concurrency": concurrency,
+        cpu = _tree_cpu(target.pid) - cpu_before
+        client_cpu = sum(psutil.Process().cpu_times()[:2]) - client_before
+        after = await target.stats(client)
+    requests = len(latencies)
+    result = {
         "requests": requests,
         "errors": errors,
         "rps": requests / elapsed,
+        "mean_ms": 1000 * statistics.mean(latencies),
         "p50_ms": 1000 * _percentile(latencies, 50),
         "p99_ms": 1000 * _percentile(latencies, 99),
-        "mean_batch": (after["predict_requests"] - before["predict_requests"]) / max(batches, 1),
+        "server_cpu_ms": 1000 * cpu / max(requests, 1),
+        "client_cpu_ms": 1000 * client_cpu / max(requests, 1),
     }
+    if before is not None:
+        if before["replicas"] != after["replicas"]:
+            raise SystemExit(f"replicas seen before and after differ: {before} {after}")
+        batches = after["batches"] - before["batches"]
+        served = after["requests"] - before["requests"]
+        result["requests_per_batch"] = served / max(batches, 1)
+        result["projects_per_batch"] = (after["projects"] - before["projects"]) / max(batches, 1)
+        result["phases_ms"] = {
+            phase: 1000 * (after["seconds"][phase] - before["seconds"][phase]) / max(served, 1)
+            for phase in after["seconds"]
+        }
+    return result
+
+
+def measure(
+    target: Target,
+    holdout: pd.DataFrame,
+    seconds: float,
+    sizes: tuple[int, ...] = SIZES,
+    levels: tuple[int, ...] = CONCURRENCY,
+) -> list[dict]:
+    rows = holdout[["title", "description"]].to_dict("records")
+    results = []
+    for size in sizes:
+        bodies = [rows[i : i + size] for i in range(0, len(rows) - size + 1, size)]
+        for concurrency in levels:
+            result = asyncio.run(load(target, bodies, concurrency, seconds))
+            results.append({"server": target.name, "size": size, "concurrency": concurrency})
+            results[-1].update(result)
+            print(json.dumps(results[-1]), flush=True)
+    return results
+
+
+def _table(results: list[dict], raw_rows_per_s: float) -> list[str]:
+    lines = [
+        "| server | projects per request | concurrency | requests/s | projects/s | vs in process "
+        "| p50 (ms) | p99 (ms) | errors | server CPU per request (ms) | requests per batch |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in results:
+        per_batch = f"{r['requests_per_batch']:.1f}" if "requests_per_batch" in r else "–"
+        lines.append(
+            f"| {r['server']} | {r['size']} | {r['concurrency']} | {r['rps']:.1f} | "
+            f"{r['rps'] * r['size']:.0f} | {r['rps'] * r['size'] / raw_rows_per_s:.2f}× | "
+            f"{r['p50_ms']:.0f} | {r['p99_ms']:.0f} | {r['errors']} | {r['server_cpu_ms']:.0f} | "
+            f"{per_batch} |"
+        )
+    return lines
+
+
+def _waterfall(results: list[dict]) -> list[str]:
+    kedro = [r for r in results if "phases_ms" in r]
+    if not kedro:
+        return []
+    phases = list(kedro[0]["phases_ms"])
+    lines = [
+        "| projects per request | concurrency | client mean | "
+        + " | ".join(phases)
+        + " | outside the service |",
+        "| ---: | ---: | ---: |" + " ---: |" * (len(phases) + 1),
+    ]
+    for r in kedro:
+        inside = sum(r["phases_ms"].values())
+        lines.append(
+            f"| {r['size']} | {r['concurrency']} | {r['mean_ms']:.0f} | "
+            + " | ".join(f"{r['phases_ms'][p]:.1f}" for p in phases)
+            + f" | {r['mean_ms'] - inside:.1f} |"
+        )
+    return lines
+
+
+def report(args: argparse.Namespace, model_uri: str, raw: dict, results: list[dict]) -> list[str]:
+    """The results file's lines."""
+
+    def best(name: str, size: int, concurrency: int) -> dict:
+        return next(
+            r
+            for r in results
+            if r["server"] == name and r["size"] == size and r["concurrency"] == concurrency
+        )
+
+    lines = [
+        "# serving benchmark: `kedro serve` beside `mlflow models serve` and in-process predict",
+        "",
+        f"Command: `python benchmarks/serving.py --seconds {args.seconds:g}` — "
+        f"{time.strftime('%Y-%m-%d')}, {_machine()}; model {model_uri}. Each level: "
+        f"{args.seconds:g} s of requests back to back after a warm-up, holdout projects, from an "
+        "asyncio client on the same 2 cores.",
+        "",
+        f"In process, the logged model's own `predict` in batches of {args.raw_batch}: "
+        f"**{raw['rows_per_s']:.0f} projects/s**; one project {raw['one_ms']:.1f} ms.",
+        "",
+        *_table(results, raw["rows_per_s"]),
+        "",
+    ]
+    compared = {1, 32} <= set(args.concurrency) and 1 in args.sizes
+    if {"kedro serve", "mlflow models serve"} <= set(args.servers) and compared:
+        kedro, mlflow_ = best("kedro serve", 1, 32), best("mlflow models serve", 1, 32)
+        one_kedro, one_mlflow = best("kedro serve", 1, 1), best("mlflow models serve", 1, 1)
+        lines += [
+            "One project per request: `kedro serve` at concurrency 32 does "
+            f"**{kedro['rps'] / mlflow_['rps']:.2f}×** the requests/s of `mlflow models serve` "
+            f"and **{kedro['rps'] / raw['rows_per_s']:.2f}×** the in-process throughput; at "
+            f"concurrency 1 its p50 is {one_kedro['p50_ms']:.0f} ms against "
+            f"{one_mlflow['p50_ms']:.0f} ms.",
+            "",
+        ]
+    waterfall = _waterfall(results)
+    if waterfall:
+        lines += [
+            "Where a `kedro serve` request's time goes inside the service (mean ms per request, "
+            "from its `GET /` statistics): `parse` (body read, JSON and schema), `check` (limits "
+            "and the input contract), `queue` (waiting for a batch to start), `predict` (its "
+            "batch's `predict`), `answer` (its share of the batch's answers back), `respond` "
+            "(encoding and sending). `outside the service` is the client's mean latency minus "
+            "them: Ray Serve's ingress and the client.",
+            "",
+            *waterfall,
+            "",
+        ]
+    return lines
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model-uri", default="models:/madewithml-tagger@champion")
-    parser.add_argument("--tracking-uri", default=f"sqlite:///{ROOT / 'mlflow.db'}")
-    parser.add_argument("--requests", type=int, default=400, help="per concurrency level")
+    parser.add_argument("--model-uri", help="default: train one in a throw-away copy")
+    parser.add_argument("--tracking-uri", help="the store of --model-uri")
+    parser.add_argument("--seconds", type=float, default=10.0, help="per load level")
+    parser.add_argument("--raw-batch", type=int, default=64, dest="raw_batch")
+    parser.add_argument("--servers", nargs="+", default=["kedro serve", "mlflow models serve"])
+    parser.add_argument("--sizes", nargs="+", type=int, default=list(SIZES))
+    parser.add_argument("--concurrency", nargs="+", type=int, default=list(CONCURRENCY))
     parser.add_argument("--out", default=str(RESULTS / "serving.md"))
     args = parser.parse_args()
 
     import mlflow  # noqa: PLC0415
-    import ray  # noqa: PLC0415
-    import torch  # noqa: PLC0415
-    from ray import serve  # noqa: PLC0415
 
-    from madewithml.serving.app import start_service  # noqa: PLC0415
-    from madewithml.settings import CONFIG_LOADER_ARGS, CONFIG_LOADER_CLASS  # noqa: PLC0415
-    from madewithml.shipping.registry import pinned_model_uri  # noqa: PLC0415
+    data = _data_dir()
+    holdout = pd.read_csv(data / "holdout.csv")
+    with tempfile.TemporaryDirectory() as workdir:
+        project = copy_project(Path(workdir) / "project")
+        env = kedro_env(project, data)
+        if args.model_uri:
+            model_uri = args.model_uri
+            env["MLFLOW_TRACKING_URI"] = args.tracking_uri or env["MLFLOW_TRACKING_URI"]
+        else:
+            model_uri = train(project, env)
+        mlflow.set_tracking_uri(env["MLFLOW_TRACKING_URI"])
+        model = mlflow.pyfunc.load_model(model_uri)
+        raw = in_process(model, holdout[["title", "description"]], args.raw_batch)
+        print(json.dumps({"in_process": raw}), flush=True)
+        del model
+        results = []
+        for name in args.servers:
+            port = free_port()
+            url = f"http://127.0.0.1:{port}"
+            if name == "kedro serve":
+                command = ["kedro", "serve", "--model-uri", model_uri, "--port", str(port)]
+                server = Server(command, project, env, url + "/")
+            else:
+                command = ["mlflow", "models", "serve", "-m", model_uri, "--env-manager", "local"]
+                command += ["-h", "127.0.0.1", "-p", str(port)]
+                server = Server(command, project, env, url + "/ping")
+            with server:
+                target = Target(name, url, server.pid)
+                sizes, levels = tuple(args.sizes), tuple(args.concurrency)
+                results += measure(target, holdout, args.seconds, sizes, levels)
 
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    torch.set_num_threads(2)
-    mlflow.set_tracking_uri(args.tracking_uri)
-    model_uri = pinned_model_uri(args.model_uri)
-    holdout = pd.read_csv(_data_dir() / "holdout.csv")
-    started = time.perf_counter()
-    pyfunc = mlflow.pyfunc.load_model(model_uri)
-    load_s = time.perf_counter() - started
-
-    raw = raw_throughput(pyfunc.unwrap_python_model().tagger, holdout)
-    one_s = single_row_latency(pyfunc.predict, holdout, 100)
-    many_s = batch_latency(pyfunc.predict, holdout, 256, 5)
-
-    loader = CONFIG_LOADER_CLASS(str(ROOT / "conf"), **CONFIG_LOADER_ARGS)
-    serving = loader["serving"]["serving"]
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR")
-    config = {key: serving[key] for key in ("limits", "batching", "deployment")}
-    config.update(model_uri=model_uri, tracking_uri=args.tracking_uri, request_log=False)
-    url = start_service(config, host="127.0.0.1", port=serving["port"])
-    projects = holdout[["title", "description"]].to_dict("records")
-    levels = [asyncio.run(load(url, projects, c, args.requests)) for c in (1, 8, 32)]
-    serve.shutdown()
-    ray.shutdown()
-
-    batching = serving["batching"]
-    lines = [
-        "# serving benchmark: Ray Serve + FastAPI, dynamic batching",
-        "",
-        f"Command: `python benchmarks/serving.py` — {time.strftime('%Y-%m-%d')}, 2 CPU cores, "
-        f"no GPU; model {model_uri} (MiniLM); {args.requests} single-project requests per "
-        f"level; batching max_batch_size {batching['max_batch_size']}, batch_wait_timeout_s "
-        f"{batching['batch_wait_timeout_s']}; the client shares the 2 cores.",
-        "",
-        f"Raw batched forward pass (batches of 32, pre-tokenized): **{raw:.0f} projects/s**.",
-        "",
-        "| concurrency | requests/s | p50 (ms) | p99 (ms) | errors | mean batch | vs raw |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-    ]
-    for level in levels:
-        lines.append(
-            f"| {level['concurrency']} | {level['rps']:.1f} | {level['p50_ms']:.1f} | "
-            f"{level['p99_ms']:.1f} | {level['errors']} | {level['mean_batch']:.1f} | "
-            f"{level['rps'] / raw:.2f}× |"
-        )
-    lines += [
-        "",
-        "In-process, the logged model's own `predict` (the one path every caller uses), "
-        f"median: one project {1000 * one_s:.1f} ms, 256 projects {1000 * many_s:.0f} ms "
-        f"({256 / many_s:.0f} projects/s); loading the model {load_s:.1f} s.",
-    ]
-    write_results(args.out, lines)
+    write_results(args.out, report(args, model_uri, raw, results))
 
 
 if __name__ == "__main__":

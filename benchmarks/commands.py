@@ -1,0 +1,92 @@
+"""The commands a benchmark runs as a user does: `kedro` in a project copy, and servers
+(`kedro serve`, `mlflow models serve`) in the background until a block ends."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def run(command: list[str], cwd: Path, env: dict[str, str]) -> str:
+    """A command of this environment's bin/ (`kedro ...`) to its end; its stdout. Its own session:
+    Ray's processes signal their process group, not ours."""
+    result = subprocess.run(
+        [str(BIN / command[0]), *command[1:]],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        start_new_session=True,
+    )
+    if result.returncode:
+        raise SystemExit(f"{' '.join(command)} failed:\n{result.stdout[-3000:]}{result.stderr}")
+    return result.stdout
+
+
+def train(project: Path, env: dict[str, str], pipeline: str = "__default__") -> str:
+    """`kedro run` (or `--pipelines=<pipeline>`) in the copy; the URI of the version it
+    registered last."""
+    from mlflow.tracking import MlflowClient  # noqa: PLC0415
+
+    started = time.perf_counter()
+    args = [] if pipeline == "__default__" else [f"--pipelines={pipeline}"]
+    run(["kedro", "run", *args], project, env)
+    print(f"kedro run {' '.join(args)} in {time.perf_counter() - started:.0f} s", flush=True)
+    client = MlflowClient(tracking_uri=env["MLFLOW_TRACKING_URI"])
+    versions = client.search_model_versions("name='madewithml-tagger'")
+    return f"models:/madewithml-tagger/{max(int(v.version) for v in versions)}"
+
+
+class Server:
+    """A command of this environment in the background until the block ends (SIGTERM), once
+    `ready` answers 200. `pid` is the command's process; its output collects in `lines`."""
+
+    def __init__(self, command: list[str], cwd: Path, env: dict[str, str], ready: str) -> None:
+        self.command, self.cwd, self.env, self.ready = command, cwd, env, ready
+        self.lines: list[str] = []
+
+    def __enter__(self) -> Server:
+        env = {**self.env, "PYTHONUNBUFFERED": "1", "PATH": f"{BIN}:{self.env.get('PATH', '')}"}
+        self.process = subprocess.Popen(
+            [str(BIN / self.command[0]), *self.command[1:]],
+            cwd=self.cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.pid = self.process.pid
+        threading.Thread(target=lambda: self.lines.extend(self.process.stdout), daemon=True).start()
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise SystemExit("".join(self.lines)[-3000:])
+            try:
+                if httpx.get(self.ready, timeout=5).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                time.sleep(1)
+        raise SystemExit(f"{self.ready} did not answer")
+
+    def __exit__(self, *exc) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
