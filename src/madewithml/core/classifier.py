@@ -34,7 +34,7 @@ def _native_bfloat16() -> bool:
 
 def inference_dtype(precision: str, device: torch.device | str) -> torch.dtype:
     """The dtype the classifier answers in: ``float32``, ``bfloat16``, or ``auto``: bfloat16 on
-    a CPU that computes it natively (about twice float32's throughput there, measured in
+    a CPU that computes it natively (1.8× float32's throughput there, measured in
     docs/benchmarks.md), float32 on any other CPU and on a GPU."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
