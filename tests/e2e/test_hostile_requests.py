@@ -189,7 +189,7 @@ def test_a_project_with_no_letter_or_digit_gets_a_422_and_spares_its_batch(servi
         )
     assert [r.status_code for r in responses] == [200, 422, 200, 422]
     assert "no letter or digit" in responses[1].json()["detail"]
-    assert "rows with index 1" in responses[3].json()["detail"]  # the second project
+    assert "project 1: no letter or digit" in responses[3].json()["detail"]  # the second one
 
 
 @pytest.mark.parametrize("content_type", ["text/plain", None, "application/x-www-form-urlencoded"])
