@@ -3,15 +3,20 @@
 
 from __future__ import annotations
 
+import argparse
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+from project_copy import copy_project, kedro_env
 
 BIN = Path(sys.executable).parent
 
@@ -51,6 +56,29 @@ def train(project: Path, env: dict[str, str], pipeline: str = "__default__") -> 
     client = MlflowClient(tracking_uri=env["MLFLOW_TRACKING_URI"])
     versions = client.search_model_versions("name='madewithml-tagger'")
     return f"models:/madewithml-tagger/{max(int(v.version) for v in versions)}"
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """`--model-uri` and `--tracking-uri`, read by `model_in_a_copy`."""
+    parser.add_argument("--model-uri", help="default: train one in a throw-away copy")
+    parser.add_argument("--tracking-uri", help="the store of --model-uri")
+
+
+@contextmanager
+def model_in_a_copy(
+    args: argparse.Namespace, data: Path
+) -> Iterator[tuple[Path, dict[str, str], str]]:
+    """A throw-away copy of the project (its folder, its environment) for the block, and the
+    model to measure: `args.model_uri` (in `args.tracking_uri`, set as the environment's
+    MLFLOW_TRACKING_URI), else the version a fresh `kedro run` in the copy registered."""
+    with tempfile.TemporaryDirectory() as workdir:
+        project = copy_project(Path(workdir) / "project")
+        env = kedro_env(project, data)
+        if args.model_uri:
+            env["MLFLOW_TRACKING_URI"] = args.tracking_uri or env["MLFLOW_TRACKING_URI"]
+            yield project, env, args.model_uri
+        else:
+            yield project, env, train(project, env)
 
 
 class Server:

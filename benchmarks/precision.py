@@ -21,16 +21,13 @@ import argparse
 import copy
 import dataclasses
 import statistics
-import tempfile
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
-from commands import train
-from project_copy import copy_project, kedro_env
+from commands import add_model_arguments, model_in_a_copy
 from training import RESULTS, _data_dir, _machine, write_results
 
 
@@ -88,8 +85,7 @@ def measure(tagger, holdout: pd.DataFrame, reference: np.ndarray | None) -> dict
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model-uri", help="default: train one in a throw-away copy")
-    parser.add_argument("--tracking-uri", help="the store of --model-uri")
+    add_model_arguments(parser)
     parser.add_argument("--out", default=str(RESULTS / "precision.md"))
     args = parser.parse_args()
 
@@ -99,11 +95,8 @@ def main() -> None:
 
     data = _data_dir()
     holdout = pd.read_csv(data / "holdout.csv")
-    with tempfile.TemporaryDirectory() as workdir:
-        project = copy_project(Path(workdir) / "project")
-        env = kedro_env(project, data)
-        model_uri = args.model_uri or train(project, env)
-        mlflow.set_tracking_uri(args.tracking_uri or env["MLFLOW_TRACKING_URI"])
+    with model_in_a_copy(args, data) as (_, env, model_uri):
+        mlflow.set_tracking_uri(env["MLFLOW_TRACKING_URI"])
         tagger = mlflow.pyfunc.load_model(model_uri).unwrap_python_model().tagger
         results, reference = [], None
         for name, variant in variants(tagger):

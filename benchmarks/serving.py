@@ -22,15 +22,12 @@ import argparse
 import asyncio
 import json
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
 import httpx
 import pandas as pd
 import psutil
-from commands import Server, free_port, train
-from project_copy import copy_project, kedro_env
+from commands import Server, add_model_arguments, free_port, model_in_a_copy
 from training import RESULTS, _data_dir, _machine, write_results
 
 CONCURRENCY = (1, 8, 32, 128)
@@ -269,8 +266,7 @@ def report(args: argparse.Namespace, model_uri: str, raw: dict, results: list[di
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model-uri", help="default: train one in a throw-away copy")
-    parser.add_argument("--tracking-uri", help="the store of --model-uri")
+    add_model_arguments(parser)
     parser.add_argument("--seconds", type=float, default=10.0, help="per load level")
     parser.add_argument("--raw-batch", type=int, default=64, dest="raw_batch")
     parser.add_argument("--servers", nargs="+", default=["kedro serve", "mlflow models serve"])
@@ -283,14 +279,7 @@ def main() -> None:
 
     data = _data_dir()
     holdout = pd.read_csv(data / "holdout.csv")
-    with tempfile.TemporaryDirectory() as workdir:
-        project = copy_project(Path(workdir) / "project")
-        env = kedro_env(project, data)
-        if args.model_uri:
-            model_uri = args.model_uri
-            env["MLFLOW_TRACKING_URI"] = args.tracking_uri or env["MLFLOW_TRACKING_URI"]
-        else:
-            model_uri = train(project, env)
+    with model_in_a_copy(args, data) as (project, env, model_uri):
         mlflow.set_tracking_uri(env["MLFLOW_TRACKING_URI"])
         model = mlflow.pyfunc.load_model(model_uri)
         raw = in_process(model, holdout[["title", "description"]], args.raw_batch)
