@@ -16,9 +16,6 @@ TORCH_PIN := $(shell grep -o '"torch==[^"]*"' pyproject.toml | tr -d '"')
 TORCH_INDEX ?= $(if $(shell command -v nvidia-smi 2>/dev/null),,https://download.pytorch.org/whl/cpu)
 PYTEST_ARGS ?=
 
-export KEDRO_DISABLE_TELEMETRY ?= true
-export RAY_AUTH_MODE ?= disabled
-
 .PHONY: install lock run test test-fast cluster-up cluster-down lint format mlflow-ui viz jupyter strip-notebooks audit benchmark-data benchmark-training benchmark-tuning benchmark-serving benchmark-batch-inference clean
 
 install: $(STAMP)
@@ -104,9 +101,11 @@ CLUSTER_RAY_PORT ?= 6390
 CLUSTER_MLFLOW_PORT ?= 5055
 cluster-up: install
 	mkdir -p $(CLUSTER_DIR)
-	$(BIN)/ray start --head --port=$(CLUSTER_RAY_PORT) --num-cpus=1 --include-dashboard=true \
+	@# Token authentication (Ray's default): the token, this user's only, in ~/.ray/auth_token.
+	$(BIN)/python -c 'from madewithml.framework.ray_runtime import private_auth_token as t; t()'
+	RAY_AUTH_MODE=token $(BIN)/ray start --head --port=$(CLUSTER_RAY_PORT) --num-cpus=1 --include-dashboard=true \
 		--dashboard-port=8266 --disable-usage-stats
-	$(BIN)/ray start --address=127.0.0.1:$(CLUSTER_RAY_PORT) --num-cpus=1 \
+	RAY_AUTH_MODE=token $(BIN)/ray start --address=127.0.0.1:$(CLUSTER_RAY_PORT) --num-cpus=1 \
 		--node-manager-port=6391 --object-manager-port=6392 --metrics-export-port=6393 \
 		--dashboard-agent-listen-port=6394 --dashboard-agent-grpc-port=6395 \
 		--runtime-env-agent-port=6396 --min-worker-port=20000 --max-worker-port=20999 \

@@ -21,26 +21,31 @@ LAYERS = [
 
 
 def copy_project(workdir: Path) -> Path:
-    """conf/base, conf/cluster, conf/logging.yml, pyproject.toml, an empty src/ and the data
-    layers under `workdir`."""
+    """conf/base, conf/cluster, conf/logging.yml, pyproject.toml, .telemetry, an empty src/ and
+    the data layers under `workdir`."""
     shutil.copytree(ROOT / "conf" / "base", workdir / "conf" / "base")
     shutil.copytree(ROOT / "conf" / "cluster", workdir / "conf" / "cluster")
     shutil.copy(ROOT / "conf" / "logging.yml", workdir / "conf" / "logging.yml")
     (workdir / "conf" / "local").mkdir()
     (workdir / "src").mkdir()
     shutil.copy(ROOT / "pyproject.toml", workdir)
+    shutil.copy(ROOT / ".telemetry", workdir)
     for layer in LAYERS:
         (workdir / "data" / layer).mkdir(parents=True)
     return workdir
 
 
 def kedro_env(project: Path, data_dir: Path) -> dict[str, str]:
-    """The environment of a `kedro` command in the copy: raw data, MLflow store, no telemetry."""
+    """The environment of a `kedro` command in the copy: raw data, MLflow store. Kedro's own
+    telemetry switches are left out: the copy's .telemetry file has to keep it off."""
+    inherited = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in ("KEDRO_DISABLE_TELEMETRY", "DO_NOT_TRACK")
+    }
     return {
-        **os.environ,
+        **inherited,
         "MADEWITHML_DATA_DIR": str(data_dir.resolve()),
         "MLFLOW_TRACKING_URI": f"sqlite:///{project / 'mlflow.db'}",
-        "KEDRO_DISABLE_TELEMETRY": "true",
-        "RAY_AUTH_MODE": "disabled",
         "COLUMNS": "200",
     }

@@ -22,11 +22,11 @@ from factories import (
 )
 from kedro.framework.startup import bootstrap_project
 
+from madewithml.framework.ray_runtime import private_auth_token
+
 # Where CI and the tests look for the real CSVs; MADEWITHML_DATA_DIR wins when it is a folder.
 DEFAULT_REAL_DATA = PROJECT_ROOT.parent / "shared" / "data" / "madewithml"
 
-os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
-os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
@@ -250,6 +250,7 @@ def ray_session():
     os.environ.setdefault("RAY_DATA_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S", "120")
     if not ray.is_initialized():
+        private_auth_token()  # as `kedro run` does: Ray's token, readable by this user only
         # The dashboard serves the state API that Tune over Ray Train V2 needs (conf/base/ray.yml)
         ray.init(num_cpus=2, include_dashboard=True, log_to_driver=True, logging_level="ERROR")
     ray.data.DataContext.get_current().enable_progress_bars = False

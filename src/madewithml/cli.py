@@ -18,6 +18,20 @@ import click
 logger = logging.getLogger(__name__)
 
 
+class Threshold(click.ParamType):
+    """A threshold on the top probability, checked as the model checks one (NaN refused)."""
+
+    name = "threshold"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> float:
+        from madewithml.core.inputs import InvalidInputError, check_threshold  # noqa: PLC0415
+
+        try:
+            return check_threshold(value if isinstance(value, float) else float(value))
+        except (InvalidInputError, ValueError):
+            self.fail(f"must be a number in [0, 1], got {value!r}", param, ctx)
+
+
 @click.group(name="madewithml")
 def cli() -> None:
     """madewithml's project commands."""
@@ -50,7 +64,7 @@ def _quiet() -> None:
 @click.option("--model-uri", default=None, help="Any MLflow model URI [default: the champion].")
 @click.option(
     "--threshold",
-    type=click.FloatRange(0, 1),
+    type=Threshold(),
     default=None,
     help="Answer `other` below this top probability [default: the model's own].",
 )
@@ -89,7 +103,7 @@ def predict(
 @click.option("--model-uri", default=None, help="Any MLflow model URI [default: the champion].")
 @click.option(
     "--threshold",
-    type=click.FloatRange(0, 1),
+    type=Threshold(),
     default=None,
     help="Answer `other` below this top probability [default: the model's own].",
 )

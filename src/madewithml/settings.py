@@ -26,5 +26,14 @@ HOOKS = (
     RunSummaryHook(report="evaluation_report", model="tagger"),
 )
 
+# Kedro's usage telemetry stays off in every session of this project, wherever it runs (the
+# packaged project and a notebook included); the `kedro` command line reads .telemetry.
+DISABLE_HOOKS_FOR_PLUGINS = ("kedro-telemetry",)
+
 CONFIG_LOADER_CLASS = ProjectConfigLoader
-__all__ = ["CONFIG_LOADER_ARGS", "CONFIG_LOADER_CLASS", "HOOKS"]  # the loader's arguments
+__all__ = [  # CONFIG_LOADER_ARGS: the loader's arguments
+    "CONFIG_LOADER_ARGS",
+    "CONFIG_LOADER_CLASS",
+    "DISABLE_HOOKS_FOR_PLUGINS",
+    "HOOKS",
+]

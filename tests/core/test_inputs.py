@@ -1,7 +1,10 @@
+import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from madewithml.core.inputs import InvalidInputError, check_projects
+from madewithml.core.inputs import InvalidInputError, check_projects, check_threshold
 
 
 def test_keeps_title_and_description_only():
@@ -38,3 +41,37 @@ def test_many_bad_rows_are_summarised():
     frame = pd.DataFrame({"id": range(100, 125), "title": [""] * 25, "description": ["x"] * 25})
     with pytest.raises(InvalidInputError, match=r"id 100, 101, .*, 109 and 15 more"):
         check_projects(frame)
+
+
+def test_a_column_named_twice_is_refused_not_read_as_a_table():
+    frame = pd.DataFrame([["A", "b", "c"]], columns=["title", "description", "title"])
+    with pytest.raises(InvalidInputError, match=r"column\(s\) \['title'\] appear more than once"):
+        check_projects(frame)
+
+
+def test_a_column_named_as_the_answer_is_refused():
+    frame = pd.DataFrame({"title": ["A"], "description": ["b"], "prediction": ["mlops"]})
+    with pytest.raises(InvalidInputError, match=r"\['prediction'\] are the answer's own"):
+        check_projects(frame, reserved=["prediction", "mlops"])
+    assert list(check_projects(frame, reserved=["mlops"]).columns) == ["title", "description"]
+
+
+@given(
+    value=st.one_of(
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.integers(-5, 5),
+        st.booleans(),
+        st.none(),
+        st.text(max_size=5),
+        st.floats(0, 1).map(np.float32),
+        st.floats(allow_nan=True).map(np.float64),
+    )
+)
+def test_a_threshold_is_a_number_in_0_1_or_refused(value):
+    """Issue 26: NaN (and 2, -5, text) passed as a threshold and every project was `other`."""
+    is_number = isinstance(value, int | float | np.floating) and not isinstance(value, bool)
+    if is_number and 0 <= value <= 1:
+        assert check_threshold(value) == float(value)
+    else:
+        with pytest.raises(InvalidInputError, match=r"threshold must be a number in \[0, 1\]"):
+            check_threshold(value)

@@ -238,3 +238,17 @@ def test_a_tagger_saved_before_precision_existed_answers_in_float32(tiny_tagger,
     del saved["settings"]["precision"]
     (tmp_path / "tagger.json").write_text(json.dumps(saved))
     assert Tagger.load(tmp_path).settings.precision == "float32"
+
+
+@pytest.mark.parametrize("threshold", [float("nan"), 2.0, -5.0, "0.5", True])
+def test_the_model_refuses_a_threshold_it_cannot_apply(tiny_tagger, threshold):
+    projects = pd.DataFrame({"title": ["GAN faces"], "description": ["images"]})
+    with pytest.raises(InvalidInputError, match="threshold must be a number"):
+        tiny_tagger.predict(projects, threshold)
+
+
+def test_the_model_refuses_input_columns_named_as_its_answer(tiny_tagger):
+    projects = pd.DataFrame({"title": ["GAN faces"], "description": ["images"]})
+    answered = pd.concat([projects, tiny_tagger.predict(projects)], axis=1)
+    with pytest.raises(InvalidInputError, match=r"\['prediction', .*\] are the answer's own"):
+        tiny_tagger.predict(answered)

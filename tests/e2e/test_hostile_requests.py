@@ -6,6 +6,9 @@ Never a 5xx, the field named, and the service answers afterwards."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -244,3 +247,99 @@ def test_generated_bytes_never_get_a_5xx(service, raw):
 
 def test_the_service_is_alive_after_the_generated_bodies(service):
     _alive(service)
+
+
+def _external_address() -> str | None:
+    """An IPv4 address of this machine that another machine could reach (not loopback)."""
+    for addresses in psutil.net_if_addrs().values():
+        for address in addresses:
+            if address.family.name == "AF_INET" and not address.address.startswith("127."):
+                return address.address
+    return None
+
+
+def _join_and_run(address: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """Another client joins the Ray at `address` and runs a command there, as issue 26 did."""
+    code = (
+        "import ray, subprocess\n"
+        f"ray.init(address={address!r}, logging_level='ERROR')\n"
+        # No CPU asked for: the service's replicas hold every CPU of its Ray.
+        "run = ray.remote(num_cpus=0)(\n"
+        "    lambda: subprocess.run(['id', '-un'], capture_output=True, text=True)\n"
+        ")\n"
+        "print('RAN AS', ray.get(run.remote()).stdout.strip())\n"
+    )
+    try:
+        return subprocess.run(
+            [sys.executable, "-c", code],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=90,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as timeout:
+        output = [
+            part.decode() if isinstance(part, bytes) else (part or "")
+            for part in (timeout.stdout, timeout.stderr)
+        ]
+        return subprocess.CompletedProcess(timeout.cmd, -1, *output)
+
+
+def test_kedro_serves_ray_lets_no_one_in_without_its_token(kedro_served, tmp_path):
+    """Issue 26: with Ray's token authentication off, another process joined the service's Ray
+    through the machine's external address and ran a command. Every port of the service's
+    processes that listens beyond loopback now refuses a client without the token; the HTTP
+    service itself listens on loopback only. Ray 2.60 cannot bind its gRPC servers to loopback
+    (docs/reliability.md#ray-on-the-network), so the token is what keeps others out."""
+    url, process = kedro_served
+    _alive(url)
+    external = _external_address()
+    if external is None:
+        pytest.skip("this machine has no address besides loopback: nothing to reach it by")
+    processes = [psutil.Process(process.pid), *psutil.Process(process.pid).children(True)]
+    pids = {each.pid for each in processes}
+    listening = [
+        each
+        for each in psutil.net_connections("tcp")
+        if each.status == psutil.CONN_LISTEN and each.pid in pids
+    ]
+    service_port = int(url.rsplit(":", 1)[1])
+    assert {each.laddr.ip for each in listening if each.laddr.port == service_port} == {"127.0.0.1"}
+    beyond_loopback = [
+        each
+        for each in listening
+        if not each.laddr.ip.startswith("127.") and each.laddr.ip != "::1"
+    ]
+    assert beyond_loopback, "Ray 2.60 listens on every interface: this test should see it"
+    for each in beyond_loopback:
+        host = external if each.laddr.ip in ("0.0.0.0", "::") else each.laddr.ip
+        try:
+            answer = httpx.get(f"http://{host}:{each.laddr.port}/", timeout=5)
+        except httpx.HTTPError:
+            continue  # not HTTP: a gRPC server, which checks the token (below)
+        # HTTP: Ray's agents ask for the token; the Prometheus exporters show metrics only.
+        assert answer.status_code == 401 or answer.text.startswith("# HELP"), (
+            each,
+            answer.status_code,
+            answer.text[:200],
+        )
+    (gcs,) = [each for each in processes if each.name() == "gcs_server"]
+    (port,) = {
+        each.laddr.port
+        for each in listening
+        if each.pid == gcs.pid and each.laddr.ip in ("::", "0.0.0.0")
+    }
+    stranger = {
+        name: value for name, value in os.environ.items() if not name.startswith("RAY_AUTH")
+    }
+    stranger.update({"HOME": str(tmp_path), "RAY_AUTH_MODE": "disabled"})
+    refused = _join_and_run(f"{external}:{port}", stranger)
+    assert refused.returncode > 0 and "RAN AS" not in refused.stdout, refused.stderr[-3000:]
+    # The same client with the token gets in: the refusal above is the token's doing.
+    from madewithml.framework.ray_runtime import auth_token_path  # noqa: PLC0415
+
+    token = auth_token_path().read_text().strip()
+    with_token = {**stranger, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token}
+    joined = _join_and_run(f"{external}:{port}", with_token)
+    assert "RAN AS" in joined.stdout, joined.stderr[-3000:]

@@ -7,6 +7,7 @@ column and the rows, by `id` where the table has one.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
@@ -16,7 +17,27 @@ MAX_ROWS_IN_MESSAGE = 10
 
 
 class InvalidInputError(ValueError):
-    """Projects to predict that break the input contract; the message names columns and rows."""
+    """Projects to predict (or a threshold) that break the input contract; the message names
+    columns and rows. The pyfunc model hands it to MLflow as a 400 (`core/pyfunc.py`)."""
+
+
+def check_threshold(value: Any) -> float:
+    """`value` as a threshold on the top probability: a number in [0, 1].
+
+    Raises:
+        InvalidInputError: for NaN, a number outside [0, 1], a bool or anything not a number
+            (text included: MLflow passes a `params` value as the request gives it).
+    """
+    number = None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        number = float(value)
+    elif (
+        hasattr(value, "dtype") and getattr(value, "ndim", None) == 0 and value.dtype.kind in "iuf"
+    ):
+        number = float(value)  # a numpy scalar
+    if number is None or not 0 <= number <= 1:  # NaN is neither
+        raise InvalidInputError(f"threshold must be a number in [0, 1], got {value!r}")
+    return number
 
 
 def _kind(value: Any) -> str:
@@ -34,16 +55,29 @@ def _rows(frame: pd.DataFrame, mask: pd.Series) -> str:
     return f"rows with {name} {shown}" + (f" and {more} more" if more > 0 else "")
 
 
-def check_projects(frame: pd.DataFrame, name: str = "projects to predict") -> pd.DataFrame:
+def check_projects(
+    frame: pd.DataFrame, name: str = "projects to predict", reserved: Sequence[str] = ()
+) -> pd.DataFrame:
     """`frame`'s `title` and `description` columns (other columns are left out).
 
     Raises:
-        InvalidInputError: no rows, a missing column, a value that is not text (numbers, null),
-            or a blank title; naming the column and the rows.
+        InvalidInputError: no rows, a missing column, a column named twice or named as one the
+            answer will have (`reserved`), a value that is not text (numbers, null), or a blank
+            title; naming the column and the rows.
     """
-    missing = [column for column in INPUT_COLUMNS if column not in frame.columns]
+    columns = [str(column) for column in frame.columns]
+    missing = [column for column in INPUT_COLUMNS if column not in columns]
     if missing:
-        raise InvalidInputError(f"{name}: missing column(s) {missing} (got {list(frame.columns)})")
+        raise InvalidInputError(f"{name}: missing column(s) {missing} (got {columns})")
+    twice = sorted({column for column in columns if columns.count(column) > 1})
+    if twice:
+        raise InvalidInputError(f"{name}: column(s) {twice} appear more than once")
+    clashing = [column for column in reserved if column in columns]
+    if clashing:
+        raise InvalidInputError(
+            f"{name}: column(s) {clashing} are the answer's own (the output of an earlier "
+            "prediction?): drop them"
+        )
     if frame.empty:
         raise InvalidInputError(f"{name}: the table has no rows")
     problems = []

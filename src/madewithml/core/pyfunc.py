@@ -13,11 +13,21 @@ from typing import Any
 import mlflow.pyfunc
 import pandas as pd
 import torch
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
+from madewithml.core.inputs import InvalidInputError
 from madewithml.core.tagger import Tagger
 
 TAGGER_ARTIFACT = "tagger"
 THRESHOLD_PARAM = "inference.threshold"
+
+
+class InvalidRequest(InvalidInputError, MlflowException):
+    """An `InvalidInputError` as MLflow knows a client's error: every server answers it 4xx."""
+
+    def __init__(self, message: str) -> None:
+        MlflowException.__init__(self, message, error_code=INVALID_PARAMETER_VALUE)
 
 
 class TaggerModel(mlflow.pyfunc.PythonModel):
@@ -40,5 +50,9 @@ class TaggerModel(mlflow.pyfunc.PythonModel):
         self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
     ) -> pd.DataFrame:
         """Tag each row of `model_input` (columns `title` and `description`)."""
-        threshold = (params or {}).get(THRESHOLD_PARAM)
-        return self.tagger.predict(model_input, None if threshold is None else float(threshold))
+        try:
+            return self.tagger.predict(model_input, (params or {}).get(THRESHOLD_PARAM))
+        except InvalidInputError as error:
+            # MLflow's scoring server answers an MlflowException with its code (400 here) and
+            # its message only; any other exception with a 400 carrying the whole traceback.
+            raise InvalidRequest(str(error)) from error

@@ -18,7 +18,7 @@ import pandas as pd
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from madewithml.core.classifier import TagClassifier
-from madewithml.core.inputs import check_projects, check_texts
+from madewithml.core.inputs import check_projects, check_texts, check_threshold
 from madewithml.core.text import one_project_text, project_text
 from madewithml.core.tfidf import TfidfModel
 from madewithml.core.tokenization import length_sorted_batches, pad_batch, pad_id, tokenize
@@ -130,8 +130,14 @@ class Tagger:
 
     def predict(self, projects: pd.DataFrame, threshold: float | None = None) -> pd.DataFrame:
         """`prediction` (after the threshold rule) and the probability of every tag, one row
-        per project, with the input's index. `threshold` None: the settings' threshold."""
-        threshold = self.settings.threshold if threshold is None else threshold
+        per project, with the input's index. `threshold` None: the settings' threshold.
+
+        Raises:
+            InvalidInputError: as `predict_proba`; for a threshold that is not a number in
+                [0, 1]; for input columns named as the answer's (`prediction`, a tag).
+        """
+        threshold = self.settings.threshold if threshold is None else check_threshold(threshold)
+        check_projects(projects, reserved=[PREDICTION, *self.classes])
         probabilities = pd.DataFrame(
             self.predict_proba(projects), columns=self.classes, index=projects.index
         )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,8 @@ def start_ray(config: dict[str, Any], tags: set[str]) -> str | None:
         init["address"] = address
         init.pop("num_cpus", None)
         init.pop("num_gpus", None)
+    else:
+        private_auth_token()
     runtime_env = init.get("runtime_env")
     if runtime_env and runtime_env.get("py_modules"):
         init["runtime_env"] = {**runtime_env, "py_modules": _py_modules(runtime_env["py_modules"])}
@@ -52,6 +55,41 @@ def start_ray(config: dict[str, Any], tags: set[str]) -> str | None:
     for name, value in (config.get("data_context") or {}).items():
         setattr(data_context, name, value)
     return JOINED if address else LOCAL
+
+
+def auth_token_path() -> Path | None:
+    """Where Ray looks for its authentication token (`RAY_AUTH_TOKEN_PATH`, else
+    ~/.ray/auth_token), or None when the token is given as `RAY_AUTH_TOKEN` itself."""
+    if os.environ.get("RAY_AUTH_TOKEN"):
+        return None
+    return Path(os.environ.get("RAY_AUTH_TOKEN_PATH") or Path.home() / ".ray" / "auth_token")
+
+
+def private_auth_token() -> Path | None:
+    """Create Ray's authentication token, readable by this user only, where Ray will look for it
+    and none exists yet; return its path (None when the token is in the environment or token
+    authentication is turned off).
+
+    Ray 2.60 turns token authentication on for every Ray that `ray.init` starts and writes a
+    missing token itself, but readable by every local user (0644), who could then join this
+    Ray and run code as this user. Ray's gRPC servers listen on every interface whatever
+    address the node is given, so the token is what keeps other machines out
+    (docs/reliability.md#ray-on-the-network).
+    """
+    if os.environ.get("RAY_AUTH_MODE", "").lower() == "disabled":
+        return None
+    path = auth_token_path()
+    if path is None or path.exists():
+        return path
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process wrote it first: theirs is as good
+        return path
+    with os.fdopen(descriptor, "w") as token:
+        token.write(secrets.token_hex(32))
+    logger.info("Ray's authentication token written to %s (readable by you only)", path)
+    return path
 
 
 def _py_modules(entries: list[str]) -> list:

@@ -245,3 +245,17 @@ def test_an_actor_pool_that_leaves_no_cpu_for_reading_is_refused():
     check_actor_pool(7, 1, cluster_cpus=8)
     with pytest.raises(ValueError, match=r"2 actors × 1 CPU = 2 CPUs, and Ray has 2"):
         check_actor_pool(2, 1, cluster_cpus=2)  # would wait for ever: nothing reads the file
+
+
+def test_batch_inference_over_its_own_output_is_refused_by_column(renamed_model, tmp_path):
+    """Issue 26: the output fed back in gave two `prediction` columns, and pandas read the stale
+    one first. Any column the answer will have (`prediction` or a tag) is refused by name."""
+    _, model = renamed_model
+    _projects(5).to_csv(tmp_path / "projects.csv", index=False)
+    _run(model, tmp_path / "projects.csv", tmp_path / "once.csv", "pandas", 0.5)
+    with pytest.raises(InvalidInputError, match=r"\['prediction'\] are the answer's own"):
+        _run(model, tmp_path / "once.csv", tmp_path / "twice.csv", "pandas", 0.5)
+    tagged = _projects(5).assign(mlops=1.0)  # a tag's name, without `prediction`
+    with pytest.raises(InvalidInputError, match=r"\['mlops'\] are the answer's own"):
+        predict_table(model, tagged, 0.5)
+    assert not (tmp_path / "twice.csv").exists()

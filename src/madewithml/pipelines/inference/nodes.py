@@ -15,6 +15,7 @@ import pandas as pd
 from madewithml.console.progress import in_chunks
 from madewithml.core.inputs import check_projects
 from madewithml.core.pyfunc import THRESHOLD_PARAM
+from madewithml.core.tagger import PREDICTION
 
 if TYPE_CHECKING:
     from ray.data import Dataset as RayDataset
@@ -30,11 +31,13 @@ def predict_table(model: Any, projects: pd.DataFrame, threshold: float | None) -
 
     Returns the input's columns followed by the prediction and the probability of every tag.
     """
-    inputs = check_projects(projects, name=INPUT_NAME)
+    inputs = check_projects(projects, name=INPUT_NAME, reserved=[PREDICTION])
     if "id" in projects.columns:  # so that the model names a row it refuses by its id
         inputs = inputs.set_axis(pd.Index(projects["id"], name="id"))
     params = None if threshold is None else {THRESHOLD_PARAM: threshold}
     predictions = model.predict(inputs, params=params)
+    # A column named as a tag would appear twice, and readers take the first (the input's).
+    check_projects(projects, name=INPUT_NAME, reserved=list(predictions.columns))
     predictions.index = projects.index
     return pd.concat([projects, predictions], axis=1)
 
