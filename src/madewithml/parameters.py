@@ -12,14 +12,16 @@ from pydantic import (
     Field,
     StrictBool,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
-from madewithml.data.encoder import resolve_encoder
+from madewithml.data.encoder import encoder_max_length, resolve_encoder
 from madewithml.training.epochs import TUNING_METRICS
 
 Positive = Annotated[float, Field(gt=0)]
+NonBlank = Annotated[str, Field(pattern=r"\S")]  # a name: at least one visible character
 PositiveInt = Annotated[int, Field(ge=1)]
 Seed = Annotated[int, Field(ge=0)]
 
@@ -36,9 +38,15 @@ NgramRange = Annotated[
 ]
 
 
+# Strict: the nodes get the values as they are in conf and --params, so they must already be
+# of the right type; nothing is coerced into passing (`2.0` or `true` is no number of epochs;
+# an int passes where a float is expected). Floats are finite.
+STRICT = ConfigDict(strict=True, allow_inf_nan=False)
+
+
 class _Block(BaseModel):
     # A misspelt key is an error, not a silently ignored setting.
-    model_config = ConfigDict(extra="forbid", strict=False)
+    model_config = ConfigDict(extra="forbid", **STRICT)
 
 
 class Encoder(_Block):
@@ -51,10 +59,19 @@ class Encoder(_Block):
         resolve_encoder(name)  # raises ValueError naming the encoder
         return name
 
+    @field_validator("max_length")
+    @classmethod
+    def _within_the_encoders_positions(cls, max_length: int, info: ValidationInfo) -> int:
+        name = info.data.get("name")  # absent when the name itself was refused
+        limit = None if name is None else encoder_max_length(name)
+        if limit is not None and max_length > limit:
+            raise ValueError(f"more than the {limit} tokens encoder {name!r} takes")
+        return max_length
+
 
 class DataProcessing(_Block):
-    accepted_tags: Annotated[list[str], Field(min_length=1)]
-    other_tag: str
+    accepted_tags: Annotated[list[NonBlank], Field(min_length=1)]
+    other_tag: NonBlank
     remove_stopwords: StrictBool
     contradictory_labels: Literal["error", "majority", "drop"]
     test_size: Annotated[float, Field(gt=0, lt=1)]
@@ -196,20 +213,20 @@ class Tuning(_Block):
     n_initial_points: Annotated[int, Field(ge=0)]
     scheduler: Scheduler
     trial_resources: dict[str, Annotated[float, Field(ge=0)]]
-    verbose: Literal[0, 1, 2, 3] = 1
+    verbose: Annotated[int, Field(ge=0, le=3)] = 1  # Tune's verbosity
     # Keys: any training hyperparameter but num_epochs (the scheduler's budget).
     search_space: Annotated[dict[Tunable, SearchDimension], Field(min_length=1)]
 
 
 class ModelRegistry(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    name: Annotated[str, Field(min_length=1)]
+    model_config = ConfigDict(extra="allow", **STRICT)
+    name: NonBlank
 
 
 class Parameters(BaseModel):
     """Every parameter block; blocks this model does not know are left alone."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", **STRICT)
     encoder: Encoder
     data_processing: DataProcessing
     training: Training

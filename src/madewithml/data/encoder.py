@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,6 +36,22 @@ def resolve_encoder(name: str) -> str:
     if name.startswith((".", "/", "~")):
         raise ValueError(f"encoder {name!r} looks like a local path but does not exist")
     return name
+
+
+def encoder_max_length(name: str) -> int | None:
+    """The most tokens the encoder takes: its position embeddings (and its tokenizer's
+    `model_max_length`, when that is a real limit), read from its local files; None for a hub
+    id, whose files are not here to read."""
+    folder = Path(resolve_encoder(name))
+    if not (folder / "config.json").is_file():
+        return None
+    limits = [json.loads((folder / "config.json").read_text()).get("max_position_embeddings")]
+    tokenizer_config = folder / "tokenizer_config.json"
+    if tokenizer_config.is_file():
+        limits.append(json.loads(tokenizer_config.read_text()).get("model_max_length"))
+    # Tokenizers without a limit say so with a huge sentinel (int(1e30)).
+    real = [int(limit) for limit in limits if isinstance(limit, int | float) and limit < 1e6]
+    return min(real, default=None)
 
 
 @lru_cache(maxsize=4)

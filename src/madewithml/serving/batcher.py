@@ -29,9 +29,10 @@ class Batcher:
 
     `predict(rows) -> answers` takes the projects of several requests, in order, and returns
     one answer per project. A request is never split across batches: one with more projects
-    than `max_batch_projects` is a batch of its own. `wait_s` > 0 holds a batch that many
-    seconds after its first request, for more to join (0: none). `on_batch(requests,
-    projects)` is told of every batch.
+    than `max_batch_projects` is a batch of its own. When a batch's `predict` fails, each of its
+    requests is predicted alone, so that only a request that fails on its own gets an error.
+    `wait_s` > 0 holds a batch that many seconds after its first request, for more to join (0:
+    none). `on_batch(requests, projects)` is told of every batch.
     """
 
     def __init__(
@@ -94,13 +95,38 @@ class Batcher:
             started = time.perf_counter()
             try:
                 answers = await loop.run_in_executor(self._thread, self.predict, rows)
-            except Exception as error:  # noqa: BLE001 - every request of the batch gets it
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(error)
+            except Exception as error:  # noqa: BLE001 - handed to the requests
+                if len(batch) == 1:
+                    _settle(batch[0][1], error=error)
+                else:  # one bad request must not fail its batch mates: each on its own
+                    await self._one_by_one(batch)
                 continue
             predicted, start = time.perf_counter(), 0
             for projects, future in batch:
-                if not future.done():
-                    future.set_result((answers[start : start + len(projects)], started, predicted))
+                _settle(future, (answers[start : start + len(projects)], started, predicted))
                 start += len(projects)
+
+    async def _one_by_one(self, batch: list[_Waiting]) -> None:
+        """Predict each request of a failed batch alone: those that fail alone get their own
+        error, the others their answers."""
+        loop = asyncio.get_running_loop()
+        for projects, future in batch:
+            if future.done():
+                continue
+            started = time.perf_counter()
+            try:
+                answers = await loop.run_in_executor(self._thread, self.predict, projects)
+            except Exception as error:  # noqa: BLE001 - this request's own
+                _settle(future, error=error)
+            else:
+                _settle(future, (answers, started, time.perf_counter()))
+
+
+def _settle(future: asyncio.Future, result: Any = None, error: BaseException | None = None) -> None:
+    """Give a request its answer or its error, unless its client went away."""
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
