@@ -72,6 +72,7 @@ def tiny_parameters(
             f"""\
             encoder: {{name: {encoder}, max_length: 32}}
             inference: {{precision: float32}}
+            evaluation: {{min_holdout_rows: 10}}
             training:
               num_epochs: {num_epochs}
               batch_size: 8

@@ -173,6 +173,7 @@ class Baseline(_Block):
 class Evaluation(_Block):
     baseline: Baseline
     leakage: Literal["error", "warning"]
+    min_holdout_rows: PositiveInt
     model_uri: str | None = None  # --params only, read by the catalog (mlflow_model)
 
 

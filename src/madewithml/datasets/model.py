@@ -4,7 +4,13 @@ champion alias (`champion`, `new_champion`)."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import functools
+import hashlib
 import logging
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +23,21 @@ from madewithml.shipping.loading import ModelNotLoadedError, load_model
 from madewithml.shipping.registry import registered_version
 
 logger = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def registry_lock(tracking_uri: str, name: str) -> Iterator[None]:
+    """An exclusive lock, between the processes of this machine, on the registered model `name`
+    of the tracking store at `tracking_uri` (a file lock in the temporary folder). MLflow's
+    registry has no compare-and-set: promotions hold this while they read and move the alias."""
+    key = hashlib.sha256(f"{tracking_uri}\n{name}".encode()).hexdigest()[:16]
+    path = Path(tempfile.gettempdir()) / f"madewithml-registry-{key}.lock"
+    with path.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _load(model_uri: str) -> Any:
@@ -89,15 +110,23 @@ class MlflowTaggerDataset(FolderDataset):
 
 
 class MlflowPyfuncDataset(AbstractDataset):
-    """Read-only: the MLflow pyfunc model at `model_uri`, or None when no URI is given.
+    """Read-only: the MLflow pyfunc model at `model_uri`, or None when no URI is given; with
+    `lazy`, a function that loads it (as Kedro's partitioned datasets give loaders), for a node
+    that needs the model only sometimes.
 
     Any URI MLflow resolves: ``runs:/<id>/model``, ``models:/<name>/<version>``,
     ``models:/<name>@<alias>``, ``models:/<name>/latest``, a local model folder. The tracking
     store is the one kedro-mlflow configured.
     """
 
-    def __init__(self, model_uri: str | None = None, metadata: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        model_uri: str | None = None,
+        lazy: bool = False,
+        metadata: dict[str, Any] | None = None,
+    ):
         self._model_uri = model_uri
+        self._lazy = lazy
         self.metadata = metadata
 
     @property
@@ -108,6 +137,8 @@ class MlflowPyfuncDataset(AbstractDataset):
     def load(self) -> Any:
         if not self._model_uri:
             return None
+        if self._lazy:  # a node that may not need the model calls this only when it does
+            return functools.partial(_load, self._model_uri)
         return _load(self._model_uri)
 
     def save(self, data: Any) -> None:
@@ -140,11 +171,15 @@ class RegisteredModelAliasDataset(AbstractDataset):
             version = MlflowClient().get_model_version_by_alias(self._name, self._alias)
         except MlflowException:
             return {}
-        f1 = version.tags.get("holdout_f1")
+        f1, rows = version.tags.get("holdout_f1"), version.tags.get("holdout_rows")
         return {
             "version": str(version.version),
             "run_id": version.run_id,
             "holdout_f1": float(f1) if f1 is not None else None,
+            # The holdout that F1 was measured on (absent for a champion promoted before the
+            # digest was recorded: it is then scored again, as on any other holdout).
+            "holdout_digest": version.tags.get("holdout_digest"),
+            "holdout_rows": int(rows) if rows is not None else None,
         }
 
     def save(self, data: dict[str, Any]) -> None:
@@ -157,6 +192,10 @@ class RegisteredModelAliasDataset(AbstractDataset):
             self._promote(data)
 
     def _promote(self, data: dict[str, Any]) -> None:
+        """Move the alias as compare-and-set: under a lock on this registry, and only if the
+        champion is still the one the decision beat, or the new one is beaten on the same
+        holdout too."""
+        import mlflow  # noqa: PLC0415
         from mlflow.tracking import MlflowClient  # noqa: PLC0415
 
         client = MlflowClient()
@@ -168,9 +207,34 @@ class RegisteredModelAliasDataset(AbstractDataset):
                 f"cannot promote {data.get('model_uri')!r}: it is not a registered version of "
                 f"{self._name!r}"
             )
-        client.set_registered_model_alias(self._name, self._alias, version)
-        # repr keeps every digit: re-evaluating the champion is then a tie, not a promotion.
-        client.set_model_version_tag(self._name, version, "holdout_f1", repr(data["holdout_f1"]))
+        holdout = data.get("holdout") or {}
+        with registry_lock(mlflow.get_tracking_uri(), self._name):
+            now = self.load()
+            if now.get("version") != data.get("expected_champion"):
+                beaten = (
+                    now.get("holdout_digest") == holdout.get("digest")
+                    and now.get("holdout_f1") is not None
+                    and data["holdout_f1"] > now["holdout_f1"]
+                )
+                if not beaten:
+                    logger.warning(
+                        "%s version %s not promoted: the champion became version %s while this "
+                        "run evaluated, and it is not beaten on the same holdout (run the "
+                        "evaluation again to compare with it)",
+                        self._name,
+                        version,
+                        now.get("version"),
+                    )
+                    return
+            client.set_registered_model_alias(self._name, self._alias, version)
+            # repr keeps every digit: re-evaluating the champion is then a tie, not a promotion.
+            tags = {
+                "holdout_f1": repr(data["holdout_f1"]),
+                "holdout_digest": holdout.get("digest", ""),
+                "holdout_rows": str(holdout.get("rows", "")),
+            }
+            for key, value in tags.items():
+                client.set_model_version_tag(self._name, version, key, value)
         logger.info(
             "%s version %s is now @%s: %s", self._name, version, self._alias, data["reason"]
         )

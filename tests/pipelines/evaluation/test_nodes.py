@@ -11,6 +11,7 @@ from madewithml.pipelines.evaluation.nodes import (
     decide,
     describe_evaluated_model,
     fit_baseline,
+    identify_holdout,
     plot_confusion_matrix,
     plot_per_class_f1,
     plot_threshold_curve,
@@ -19,6 +20,7 @@ from madewithml.pipelines.evaluation.nodes import (
     promote,
     report_metrics,
     score_baseline,
+    score_champion,
     score_model,
 )
 
@@ -172,35 +174,75 @@ def test_describe_evaluated_model(tiny_logged_model):
     assert described["run_id"] == model.metadata.run_id
 
 
-def test_promote_carries_the_decision_the_model_and_its_f1():
+def test_promote_carries_the_decision_the_model_its_f1_and_the_holdout():
+    holdout = {"rows": 191, "digest": "d" * 64}
     report = {
         "model": {"model_uri": "models:/m/3", "run_id": "r"},
         "overall": {"f1": 0.93},
-        "promotion": {"promote": True, "reason": "better"},
+        "promotion": {
+            "promote": True,
+            "reason": "better",
+            "holdout": holdout,
+            "current_champion": {"version": "2", "holdout_f1": 0.9},
+        },
     }
     assert promote(report) == {
         "promote": True,
         "model_uri": "models:/m/3",
         "run_id": "r",
         "holdout_f1": 0.93,
+        "holdout": holdout,
+        "expected_champion": "2",
         "reason": "better",
     }
-    report["promotion"] = {"promote": False, "reason": "worse"}
+    report["promotion"] = {"promote": False, "reason": "worse", "holdout": holdout}
     assert promote(report)["promote"] is False
+    assert promote(report)["expected_champion"] is None
+
+
+BIG = {"rows": 191, "digest": "d" * 64}
 
 
 def test_decide_compares_the_served_f1_with_baseline_and_champion(holdout, model_scores):
     served_f1 = model_scores["served"]["overall"]["f1"]  # 0.67; most likely: 1.0
     weak = _baseline(holdout, ["other"] * 4)  # F1 0.1
     perfect = _baseline(holdout, holdout["tag"].tolist())
-    assert decide(model_scores, weak, {})["promote"] is True
-    assert decide(model_scores, perfect, {})["promote"] is False
+    assert decide(model_scores, weak, {}, BIG, 100)["promote"] is True
+    assert decide(model_scores, perfect, {}, BIG, 100)["promote"] is False
     # a champion between the served and the most likely F1: the served score decides
     champion = {"version": "2", "holdout_f1": 0.8}
     assert served_f1 < 0.8 < model_scores["most_likely"]["overall"]["f1"]
-    decision = decide(model_scores, weak, champion)
+    decision = decide(model_scores, weak, champion, BIG, 100)
     assert decision["promote"] is False and decision["current_champion"] == champion
-    assert decide(model_scores, weak, {"version": "1", "holdout_f1": 0.6})["promote"] is True
+    assert decision["holdout"] == BIG
+    assert decide(model_scores, weak, {"version": "1", "holdout_f1": 0.6}, BIG, 100)["promote"]
+    small = {"rows": 4, "digest": "d" * 64}
+    assert decide(model_scores, weak, {}, small, 100)["promote"] is False
+
+
+def _never_loaded():
+    raise AssertionError("the champion was loaded though its score is on this holdout")
+
+
+def test_the_champion_is_scored_again_on_a_holdout_its_score_was_not_measured_on(
+    holdout, tiny_logged_model
+):
+    """Issue 26: a champion promoted on a one-row holdout with F1 1.0 beat every real model
+    from then on. Its recorded F1 counts only on the holdout it was measured on; on any other
+    the champion itself is scored again, as the candidate is."""
+    _, model = tiny_logged_model
+    identity = identify_holdout(holdout)
+    classes = {tag: i for i, tag in enumerate(sorted(set(holdout["tag"])))}
+    poisoned = {"version": "1", "holdout_f1": 1.0, "holdout_digest": "0" * 64, "holdout_rows": 1}
+    scored = score_champion(poisoned, lambda: model, holdout, identity, classes, "other")
+    own = score_model(holdout, predict_holdout(holdout, model), classes, "other")
+    assert scored["holdout_f1"] == own["served"]["overall"]["f1"] < 1.0
+    assert scored["recorded_holdout_f1"] == 1.0
+    # On the same holdout the recorded score stands, and the model is not even loaded.
+    same = {**poisoned, "holdout_f1": 0.9, "holdout_digest": identity["digest"]}
+    kept = score_champion(same, _never_loaded, holdout, identity, classes, "other")
+    assert kept["holdout_f1"] == 0.9
+    assert score_champion({}, _never_loaded, holdout, identity, classes, "other") == {}
 
 
 def test_report_and_its_mlflow_metrics(holdout, model_scores):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,7 +16,7 @@ from madewithml.data.stopwords import stopwords
 from madewithml.evaluation import calibration, scoring
 from madewithml.evaluation.baseline import make_baseline
 from madewithml.evaluation.plots import draw_threshold_curve
-from madewithml.evaluation.promotion import decide_promotion
+from madewithml.evaluation.promotion import decide_promotion, holdout_identity
 
 
 def predict_holdout(holdout_projects: pd.DataFrame, evaluated_model: Any) -> pd.DataFrame:
@@ -72,15 +73,56 @@ def score_baseline(
     )
 
 
-def decide(model_scores: dict, baseline_scores: dict, champion: dict) -> dict:
+def identify_holdout(holdout_projects: pd.DataFrame) -> dict:
+    """The evaluation set of this run: its rows and digest (`holdout_identity`)."""
+    return holdout_identity(holdout_projects)
+
+
+def score_champion(
+    champion: dict,
+    champion_model: Callable[[], Any] | None,
+    holdout_projects: pd.DataFrame,
+    holdout: dict,
+    class_to_index: dict[str, int],
+    other_tag: str,
+) -> dict:
+    """The current champion with its served F1 on this run's holdout: the F1 recorded at its
+    promotion when it was measured on the same holdout (equal digests), else scored here by
+    the champion itself (`champion_model` loads it only then). ``{}`` when there is none."""
+    if not champion:
+        return {}
+    if champion.get("holdout_digest") == holdout["digest"]:
+        return {**champion, "scored_on": "the same holdout, at its promotion"}
+    if champion_model is None:
+        raise ValueError("the champion has to be scored on this holdout, but no model was given")
+    predictions = predict_holdout(holdout_projects, champion_model())
+    scores = score_model(holdout_projects, predictions, class_to_index, other_tag)
+    return {
+        **champion,
+        "recorded_holdout_f1": champion.get("holdout_f1"),
+        "holdout_f1": scores[scoring.SERVED]["overall"]["f1"],
+        "scored_on": "this holdout, now (its recorded score was measured on another)",
+    }
+
+
+def decide(
+    model_scores: dict,
+    baseline_scores: dict,
+    champion: dict,
+    holdout: dict,
+    min_holdout_rows: int,
+) -> dict:
     """Whether the evaluated model should become the champion, and why: its served F1 (as it
-    answers with its own threshold) against the baseline's and the champion's."""
+    answers with its own threshold) against the baseline's and the champion's, all on this
+    holdout, which must have at least `min_holdout_rows` rows."""
     decision = decide_promotion(
         model_scores[scoring.SERVED]["overall"]["f1"],
         baseline_scores["overall"]["f1"],
         champion.get("holdout_f1") if champion else None,
+        holdout["rows"],
+        min_holdout_rows,
     )
-    return {**decision, "current_champion": champion or None}
+    return {**decision, "holdout": holdout, "current_champion": champion or None}
 
 
 def describe_evaluated_model(evaluated_model: Any) -> dict:
@@ -127,15 +169,21 @@ def build_report(
 
 
 def promote(evaluation_report: dict) -> dict:
-    """What the registry's champion alias becomes: the evaluated model (its URI, and its exact
-    served holdout F1, which the next evaluation must beat) when the decision is to promote;
-    with ``promote`` false the champion stays."""
+    """What the registry's champion alias becomes: the evaluated model (its URI, its exact
+    served holdout F1 and the holdout it was measured on, which the next evaluation compares
+    with) when the decision is to promote; with ``promote`` false the champion stays."""
+    promotion = evaluation_report["promotion"]
+    champion = promotion.get("current_champion") or {}
     return {
-        "promote": evaluation_report["promotion"]["promote"],
+        "promote": promotion["promote"],
         "model_uri": evaluation_report["model"]["model_uri"],
         "run_id": evaluation_report["model"]["run_id"],
         "holdout_f1": evaluation_report["overall"]["f1"],
-        "reason": evaluation_report["promotion"]["reason"],
+        "holdout": promotion["holdout"],
+        # The champion this decision beat: the alias moves only if it is still the champion
+        # when the run commits (or the new one is beaten on the same holdout too).
+        "expected_champion": champion.get("version"),
+        "reason": promotion["reason"],
     }
 
 

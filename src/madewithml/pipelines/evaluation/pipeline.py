@@ -17,6 +17,7 @@ from .nodes import (
     decide,
     describe_evaluated_model,
     fit_baseline,
+    identify_holdout,
     plot_confusion_matrix,
     plot_per_class_f1,
     plot_threshold_curve,
@@ -25,6 +26,7 @@ from .nodes import (
     promote,
     report_metrics,
     score_baseline,
+    score_champion,
     score_model,
 )
 
@@ -77,9 +79,29 @@ def create_pipeline(**kwargs) -> Pipeline:
                 "evaluated_model_info",
                 name="describe_evaluated_model",
             ),
+            node(identify_holdout, "holdout_projects", "holdout_identity", name="identify_holdout"),
+            node(
+                score_champion,
+                [
+                    "champion",
+                    "champion_model",
+                    "holdout_projects",
+                    "holdout_identity",
+                    "class_to_index",
+                    "params:data_processing.other_tag",
+                ],
+                "champion_on_holdout",
+                name="score_champion",
+            ),
             node(
                 decide,
-                ["model_scores", "baseline_scores", "champion"],
+                [
+                    "model_scores",
+                    "baseline_scores",
+                    "champion_on_holdout",
+                    "holdout_identity",
+                    "params:evaluation.min_holdout_rows",
+                ],
                 "promotion",
                 name="decide_promotion",
             ),
