@@ -189,3 +189,47 @@ def test_a_run_killed_mid_write_leaves_no_table_that_loads_as_whole_and_the_next
     assert not list((project / "data").rglob(".*.writing"))
     assert not list((project / "data").rglob(".staging-*"))
     assert len(pd.read_parquet(project / "data/03_primary/projects.parquet")) == len(big)
+
+
+def test_a_second_run_in_the_same_project_fails_at_once_and_spares_the_first(tmp_path):
+    """Issue 26: a second `kedro run` deleted the first one's staging folder, and the first
+    failed with FileNotFoundError on a hidden `.staging-...` path. Now the second fails before
+    any work, naming the first, and the first finishes as if alone."""
+    import subprocess  # noqa: PLC0415
+    import time  # noqa: PLC0415
+
+    from factories import make_raw_projects  # noqa: PLC0415
+    from kedro_project import KEDRO, kedro_env  # noqa: PLC0415
+
+    data_dir = tmp_path / "raw"
+    data_dir.mkdir()
+    big = make_raw_projects(30_000)  # data_processing takes a while on ~150,000 rows
+    big.assign(description=big["description"] * 4).to_csv(data_dir / "dataset.csv", index=False)
+    project = copy_project(tmp_path / "project")
+    env = kedro_env(project, data_dir)
+    lock = project / "data" / ".run.lock"
+    with (tmp_path / "first.log").open("w") as output:
+        first = subprocess.Popen(
+            [KEDRO, "run", "--pipelines=data_processing"],
+            cwd=project,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 300
+    while not (lock.is_file() and lock.read_text()) and time.monotonic() < deadline:
+        assert first.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
+        time.sleep(0.05)
+    second = kedro(project, "run", "--pipelines=data_processing", data_dir=data_dir)
+    still_running = first.poll() is None
+    assert first.wait(timeout=900) == 0, (tmp_path / "first.log").read_text()[-3000:]
+    assert still_running, "the first run ended before the second started: make it longer"
+    assert second.returncode != 0
+    output = squashed(second.stdout + second.stderr)
+    assert squashed(f"another kedro run is running in this project: pid {first.pid}") in output
+    assert "FileNotFoundError" not in output
+    assert len(pd.read_parquet(project / "data/03_primary/projects.parquet")) == len(big)
+    assert not list((project / "data").rglob(".staging-*"))
+    assert lock.read_text() == ""  # released: the next run may start
+    again = kedro(project, "run", "--pipelines=data_processing", data_dir=data_dir, timeout=900)
+    assert again.returncode == 0, again.stderr[-3000:]

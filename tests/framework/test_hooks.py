@@ -176,10 +176,11 @@ def staged_run(tmp_path):
     from madewithml.datasets import AtomicCSVDataset, RunTransaction  # noqa: PLC0415
     from madewithml.framework.hooks import TransactionHook  # noqa: PLC0415
 
-    path = tmp_path / "table.csv"
+    path = tmp_path / "layer" / "table.csv"
+    path.parent.mkdir()
     pd.DataFrame({"run": ["previous"]}).to_csv(path, index=False)
     dataset, done, hook = AtomicCSVDataset(filepath=str(path)), [], TransactionHook()
-    hook.before_pipeline_run()
+    hook.before_pipeline_run({"project_path": str(tmp_path / "project")})
     dataset.save(pd.DataFrame({"run": ["this one"]}))
     RunTransaction.active.on_commit(lambda: done.append("alias moved"))
     yield hook, dataset, path, done
@@ -211,3 +212,61 @@ def test_the_transaction_hook_rolls_back_a_run_that_fails(staged_run):
     assert dataset.load()["run"].tolist() == ["previous"]
     assert done == [] and RunTransaction.active is None
     assert [p.name for p in path.parent.iterdir()] == ["table.csv"]
+
+
+def test_a_second_run_in_the_project_fails_at_once_naming_the_first(staged_run, tmp_path):
+    """Issue 26: a second `kedro run` deleted the first one's staging folder. While a run is
+    open, another fails before it begins, naming the first; once it ends, the next may run."""
+    import os  # noqa: PLC0415
+
+    from madewithml.datasets import RunInProgressError, RunTransaction  # noqa: PLC0415
+    from madewithml.framework.hooks import TransactionHook  # noqa: PLC0415
+
+    hook, *_ = staged_run
+    first = RunTransaction.active
+    project = {"project_path": str(tmp_path / "project"), "pipeline_names": ["training"]}
+    with pytest.raises(
+        RunInProgressError, match=rf"another kedro run is running .*pid {os.getpid()}"
+    ):
+        TransactionHook().before_pipeline_run(project)
+    assert RunTransaction.active is first  # the first run's transaction is untouched
+    hook.after_pipeline_run()
+    second = TransactionHook()
+    second.before_pipeline_run(project)
+    lock = (tmp_path / "project" / "data" / ".run.lock").read_text()
+    assert f"pid {os.getpid()}" in lock and "pipelines ['training']" in lock
+    second.on_pipeline_error()
+
+
+def test_a_killed_run_leaves_no_lock_behind(tmp_path):
+    """The lock is the operating system's: a run killed with SIGKILL holds it no more."""
+    import signal  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    from madewithml.datasets import RunInProgressError, RunLock  # noqa: PLC0415
+
+    path = tmp_path / "data" / ".run.lock"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path\n"
+            "from madewithml.datasets import RunLock\n"
+            f"lock = RunLock(Path({str(path)!r}))\n"
+            "lock.acquire('held'); print('held', flush=True)\n"
+            "time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(RunInProgressError, match=f"pid {holder.pid}, held"):
+            RunLock(path).acquire("second")
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    lock = RunLock(path)
+    lock.acquire("after the kill")
+    lock.release()

@@ -1,7 +1,8 @@
 """The project's Kedro datasets, one module per kind; re-exported here so that catalog
 `type:` paths read `madewithml.datasets.<Name>`.
 
-- `transaction`: a `kedro run`'s files, committed together or not at all (`RunTransaction`).
+- `transaction`: a `kedro run`'s files, committed together or not at all (`RunTransaction`),
+  one run at a time per project (`RunLock`).
 - `atomic`: kedro-datasets file datasets with atomic, staged saves (`Atomic*Dataset`).
 - `raw`: raw CSV sources with errors that name where the data came from.
 - `folder`: folders replaced atomically (the tokenizer).
@@ -28,7 +29,7 @@ from madewithml.datasets.model import (
 from madewithml.datasets.raw import RawCSVDataset
 from madewithml.datasets.tables import TokenizedProjectsDataset
 from madewithml.datasets.tracking import MlflowMetricsDataset, MlflowRunDataset
-from madewithml.datasets.transaction import RunTransaction
+from madewithml.datasets.transaction import RunInProgressError, RunLock, RunTransaction
 
 __all__ = [
     "AtomicCSVDataset",
@@ -43,6 +44,8 @@ __all__ = [
     "MlflowTaggerDataset",
     "RawCSVDataset",
     "RegisteredModelAliasDataset",
+    "RunInProgressError",
+    "RunLock",
     "RunTransaction",
     "TokenizedProjectsDataset",
     "TokenizerDataset",

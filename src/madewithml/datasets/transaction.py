@@ -1,11 +1,62 @@
-"""A `kedro run`'s files, committed together when it succeeds and dropped when it fails."""
+"""A `kedro run`'s files, committed together when it succeeds and dropped when it fails; one
+run at a time per project."""
 
 from __future__ import annotations
 
+import fcntl
+import os
 import uuid
 from collections.abc import Callable
-from pathlib import PurePosixPath
-from typing import Any
+from pathlib import Path, PurePosixPath
+from typing import IO, Any
+
+
+class RunInProgressError(RuntimeError):
+    """Another `kedro run` holds the project's run lock; the message names it."""
+
+
+class RunLock:
+    """One `kedro run` at a time per project: an exclusive lock (`flock`) on `path`, which
+    holds a line naming the run that has it.
+
+    A second run fails at once, naming the first, before any work (its staging would delete
+    the first run's). The operating system releases the lock when the process that holds it
+    ends, however it ends (a kill included), so a stale lock needs no recovery: the file's
+    text is only ever read while the lock is held.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._handle: IO[str] | None = None
+
+    def acquire(self, holder: str) -> None:
+        """Take the lock, recording `holder`; raise `RunInProgressError` if another has it."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = self.path.open("a+", encoding="utf-8")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            running = handle.read().strip() or "a process that has not said which yet"
+            handle.close()
+            raise RunInProgressError(
+                f"another kedro run is running in this project: {running}. Wait for it to "
+                f"finish, or stop it ({self.path} is locked while it runs)"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}, {holder}\n")
+        handle.flush()
+        self._handle = handle
+
+    def release(self) -> None:
+        """Let the next run in (idempotent)."""
+        if self._handle is None:
+            return
+        self._handle.truncate(0)
+        fcntl.flock(self._handle, fcntl.LOCK_UN)
+        self._handle.close()
+        self._handle = None
 
 
 class RunTransaction:
@@ -17,7 +68,7 @@ class RunTransaction:
     it from there. When the run succeeds, `commit` moves every staged file and folder over its
     target; when it fails, `rollback` deletes them. A failed (or killed) run therefore leaves
     each layer's files all from the previous successful run, never a mix. One run at a time
-    per project; `catalog.save` outside a run writes at once (atomically).
+    per project (`RunLock`); `catalog.save` outside a run writes at once (atomically).
     """
 
     active: RunTransaction | None = None

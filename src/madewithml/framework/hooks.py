@@ -6,6 +6,8 @@ the run's timeline; and the summary that ends it."""
 from __future__ import annotations
 
 import logging
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from kedro.framework.hooks import hook_impl
@@ -13,7 +15,7 @@ from kedro.pipeline import Pipeline
 
 from madewithml.console.summary import run_summary
 from madewithml.console.timeline import mark
-from madewithml.datasets import RunTransaction
+from madewithml.datasets import RunLock, RunTransaction
 from madewithml.framework.ray_runtime import start_ray
 from madewithml.parameters import validate_parameters
 
@@ -96,21 +98,43 @@ class RayHook:
 
 class TransactionHook:
     """A `kedro run`'s files are committed together when it succeeds, and dropped when it fails
-    (`madewithml.datasets.RunTransaction`): each layer then holds the files of one run."""
+    (`madewithml.datasets.RunTransaction`): each layer then holds the files of one run. One run
+    at a time per project (`madewithml.datasets.RunLock` on `data/.run.lock`): a second fails
+    before any other hook starts anything (an MLflow run, Ray)."""
 
-    @hook_impl
-    def before_pipeline_run(self) -> None:
+    LOCK_FILE = Path("data") / ".run.lock"
+
+    def __init__(self) -> None:
+        self._lock: RunLock | None = None
+
+    @hook_impl(tryfirst=True)
+    def before_pipeline_run(self, run_params: dict[str, Any]) -> None:
+        self._lock = RunLock(Path(run_params["project_path"]) / self.LOCK_FILE)
+        pipelines = run_params.get("pipeline_names") or run_params.get("pipeline_name")
+        started = datetime.now().astimezone().isoformat(timespec="seconds")
+        self._lock.acquire(f"started {started}, pipelines {pipelines or '__default__'}")
         RunTransaction.begin()
 
     @hook_impl
     def after_pipeline_run(self) -> None:
-        if RunTransaction.active is not None:
-            RunTransaction.active.commit()
+        try:
+            if RunTransaction.active is not None:
+                RunTransaction.active.commit()
+        finally:
+            self._release()
 
     @hook_impl
     def on_pipeline_error(self) -> None:
-        if RunTransaction.active is not None:
-            RunTransaction.active.rollback()
+        try:
+            if RunTransaction.active is not None:
+                RunTransaction.active.rollback()
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
 
 class TimelineHook:
