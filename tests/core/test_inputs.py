@@ -22,6 +22,10 @@ def test_keeps_title_and_description_only():
             r"'title' is blank \(rows with index 1\)",
         ),
         (
+            pd.DataFrame({"title": ["a", "\u200b\u200b"], "description": ["b", "c"]}),
+            r"'title' is blank \(rows with index 1\)",
+        ),
+        (
             pd.DataFrame({"title": [None], "description": ["b"]}),
             "'title' must be text, not missing",
         ),

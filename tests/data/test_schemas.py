@@ -1,7 +1,10 @@
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from madewithml.core.text import clean_text, is_blank
 from madewithml.data.schemas import DataValidationError, validate_raw_projects
 
 
@@ -66,3 +69,43 @@ def test_long_lists_of_ids_are_shortened(raw_projects):
     broken = raw_projects.assign(title="")
     with pytest.raises(DataValidationError, match=r"id 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 and 20 more"):
         validate_raw_projects(broken)
+
+
+# Issue 26's weak cases: a header in another case, a title with nothing to see.
+ROW = {
+    "id": 1,
+    "created_on": "2020-02-20 06:43:18",
+    "title": "YOLO",
+    "description": "detection",
+    "tag": "computer-vision",
+}
+
+
+def test_a_title_case_header_is_named_with_the_column_it_meant():
+    table = pd.DataFrame([ROW]).rename(columns={"id": "Id"})
+    with pytest.raises(DataValidationError) as error:
+        validate_raw_projects(table)
+    assert "missing column 'id' (found 'Id': column names are lower case)" in str(error.value)
+
+
+@pytest.mark.parametrize("title", ["", "   ", "\u200b\u200b", "\ufeff", "\u2028\t", "\u00a0"])
+def test_a_title_with_nothing_to_see_is_refused_by_id(title):
+    table = pd.DataFrame([ROW, {**ROW, "id": 2, "title": title, "description": "other"}])
+    with pytest.raises(
+        DataValidationError, match=r"column 'title' has empty strings \(rows with id 2\)"
+    ):
+        validate_raw_projects(table)
+
+
+INVISIBLE = st.characters(categories=["Zs", "Zl", "Zp", "Cc", "Cf"])
+VISIBLE = st.characters(categories=["L", "N", "P", "S", "M"]).filter(lambda c: not is_blank(c))
+
+
+@given(blank=st.text(alphabet=INVISIBLE, max_size=20), visible=VISIBLE, at=st.integers(0, 20))
+def test_blank_means_no_visible_character(blank, visible, at):
+    """A property: text made only of spaces of any width, line breaks, control and format
+    characters is blank, and cleaning leaves nothing of it; one visible character anywhere
+    makes it not blank."""
+    assert is_blank(blank)
+    assert clean_text(blank) == ""
+    assert not is_blank(blank[:at] + visible + blank[at:])

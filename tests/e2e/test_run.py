@@ -207,7 +207,7 @@ def test_a_second_run_in_the_same_project_fails_at_once_and_spares_the_first(tmp
     big.assign(description=big["description"] * 4).to_csv(data_dir / "dataset.csv", index=False)
     project = copy_project(tmp_path / "project")
     env = kedro_env(project, data_dir)
-    lock = project / "data" / ".run.lock"
+    lock = project / ".run.lock"
     with (tmp_path / "first.log").open("w") as output:
         first = subprocess.Popen(
             [KEDRO, "run", "--pipelines=data_processing"],

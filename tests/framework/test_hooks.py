@@ -233,7 +233,7 @@ def test_a_second_run_in_the_project_fails_at_once_naming_the_first(staged_run, 
     hook.after_pipeline_run()
     second = TransactionHook()
     second.before_pipeline_run(project)
-    lock = (tmp_path / "project" / "data" / ".run.lock").read_text()
+    lock = (tmp_path / "project" / ".run.lock").read_text()
     assert f"pid {os.getpid()}" in lock and "pipelines ['training']" in lock
     second.on_pipeline_error()
 

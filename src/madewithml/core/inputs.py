@@ -12,6 +12,8 @@ from typing import Any
 
 import pandas as pd
 
+from madewithml.core.text import is_blank
+
 INPUT_COLUMNS = ("title", "description")
 MAX_ROWS_IN_MESSAGE = 10
 
@@ -90,7 +92,7 @@ def check_projects(
                 f"column {column!r} must be text, not {kinds} ({_rows(frame, not_text)})"
             )
     if not problems:
-        blank = frame["title"].str.strip() == ""
+        blank = frame["title"].map(is_blank)
         if blank.any():
             problems.append(f"column 'title' is blank ({_rows(frame, blank)})")
     if problems:

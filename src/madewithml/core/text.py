@@ -14,6 +14,18 @@ _URL = re.compile(r"(?:https?://|www\.)\S+")
 _NOT_ALPHANUMERIC = re.compile(r"[\W_]+")
 
 
+# Unicode categories with nothing to see: separators (spaces of every width) and "other"
+# (controls, format characters such as the zero-width space U+200B and the BOM, unassigned).
+_INVISIBLE = ("Z", "C")
+
+
+def is_blank(text: str) -> bool:
+    """Whether `text` has no visible character: only spaces of any width, line breaks,
+    control and format characters (a title of zero-width spaces is as blank as one of
+    spaces)."""
+    return all(unicodedata.category(char)[0] in _INVISIBLE for char in text)
+
+
 def clean_text(text: str, stopwords: Collection[str] = ()) -> str:
     """Normalise (NFKC), lowercase, drop URLs, turn everything but letters and digits of any
     script into single spaces, and drop `stopwords` (whole words).

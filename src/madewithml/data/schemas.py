@@ -6,6 +6,8 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
+from madewithml.core.text import is_blank
+
 RAW_COLUMNS = ["id", "created_on", "title", "description", "tag"]
 MAX_IDS_IN_MESSAGE = 10
 
@@ -15,7 +17,7 @@ class DataValidationError(ValueError):
 
 
 def _not_blank(series: pd.Series) -> pd.Series:
-    return series.str.strip().str.len() > 0
+    return ~series.map(is_blank)
 
 
 def _is_date(series: pd.Series) -> pd.Series:
@@ -66,7 +68,10 @@ def _describe(frame: pd.DataFrame, errors: SchemaErrors) -> str:
     lines = []
     for (column, check), group in cases.groupby(["column", "check"], dropna=False, sort=False):
         if check == "column_in_dataframe":
-            lines.append(f"missing column {group['failure_case'].iloc[0]!r}")
+            missing = str(group["failure_case"].iloc[0])
+            alike = [c for c in map(str, frame.columns) if c.strip().lower() == missing]
+            hint = f" (found {alike[0]!r}: column names are lower case)" if alike else ""
+            lines.append(f"missing column {missing!r}{hint}")
             continue
         ids = _ids(frame, group["index"])
         shown = ", ".join(map(str, ids[:MAX_IDS_IN_MESSAGE]))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import re
 from typing import Any
 
 import pandas as pd
@@ -17,9 +20,19 @@ class RawCSVDataset(CSVDataset):
     offline knows at once how to point the project at a local copy.
     """
 
-    def __init__(self, *, filepath: str, setting: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        filepath: str,
+        setting: str | None = None,
+        record_start: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(filepath=filepath, **kwargs)
         self._setting = setting
+        # How a record's first line begins (a regex), e.g. `\d+,\d{4}-\d{2}-\d{2}` (an id and
+        # a date): a line like that inside a quoted field is a record the field swallowed.
+        self._record_start = re.compile(record_start) if record_start else None
 
     def _location(self) -> str:
         path = str(self._get_load_path())
@@ -47,7 +60,55 @@ class RawCSVDataset(CSVDataset):
                 f"Could not read raw data from '{self._location()}' ({reason}).{hint}"
             ) from exc
         self._check_delimiter(table)
+        self._check_header(table)
+        self._check_records(table)
         return table
+
+    def _check_header(self, table: pd.DataFrame) -> None:
+        """Columns named twice, and rows with one field more than the header (pandas then
+        takes the first field of every row as the index, and each column the next one's
+        values: a trailing comma on every row)."""
+        if not table.index.equals(pd.RangeIndex(len(table))):
+            raise DatasetError(
+                f"'{self._location()}': every row has more fields than the header "
+                f"{list(table.columns)} (a comma at the end of each line?)"
+            )
+        columns = [str(column) for column in table.columns]
+        twice = sorted(
+            {
+                base
+                for column in columns
+                if (base := re.sub(r"\.\d+$", "", column)) != column and base in columns
+            }
+        )
+        if twice:
+            raise DatasetError(f"'{self._location()}': the header names column(s) {twice} twice")
+
+    def _check_records(self, table: pd.DataFrame) -> None:
+        """A quote opened and never closed makes one field of the records after it: find a
+        field holding a line that begins as a record does, and fail naming the file's line."""
+        if self._record_start is None:
+            return
+        text = [c for c in table.columns if table[c].dtype == object or table[c].dtype == "str"]
+        if not any(table[c].str.contains("\n", regex=False, na=False).any() for c in text):
+            return  # no field spans lines: nothing can have been swallowed
+        with self._fs.open(self._get_load_path(), mode="r", encoding="utf-8", newline="") as f:
+            reader = csv.reader(io.StringIO(f.read()))
+        header, first_line = next(reader, []), 2
+        for record in reader:
+            for column, field in zip(header, record, strict=False):
+                swallowed = [
+                    line for line in field.splitlines()[1:] if self._record_start.match(line)
+                ]
+                if swallowed:
+                    raise DatasetError(
+                        f"'{self._location()}' line {first_line}: the quoted {column!r} field "
+                        f"that starts there runs to line {reader.line_num} and holds "
+                        f"{len(swallowed)} line(s) that begin as records do (the first: "
+                        f"{swallowed[0][:60]!r}): a quote opened and never closed? Nothing "
+                        "was read; fix the quoting in the file"
+                    )
+            first_line = reader.line_num + 1
 
     def _check_delimiter(self, table: pd.DataFrame) -> None:
         """A file separated by something else than commas reads as one column: say so."""

@@ -99,10 +99,11 @@ class RayHook:
 class TransactionHook:
     """A `kedro run`'s files are committed together when it succeeds, and dropped when it fails
     (`madewithml.datasets.RunTransaction`): each layer then holds the files of one run. One run
-    at a time per project (`madewithml.datasets.RunLock` on `data/.run.lock`): a second fails
+    at a time per project (`madewithml.datasets.RunLock` on the project's `.run.lock`, beside
+    `data/`, which a run leaves as it was when it fails): a second fails
     before any other hook starts anything (an MLflow run, Ray)."""
 
-    LOCK_FILE = Path("data") / ".run.lock"
+    LOCK_FILE = Path(".run.lock")
 
     def __init__(self) -> None:
         self._lock: RunLock | None = None

@@ -5,6 +5,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from madewithml.core.text import is_blank
+
 
 def _unicode(text: str) -> str:
     """Refuse text that cannot be encoded (a lone surrogate such as "\\ud800")."""
@@ -15,8 +17,18 @@ def _unicode(text: str) -> str:
     return text
 
 
+def _visible(text: str) -> str:
+    """Refuse text with nothing to see (zero-width spaces, controls) as an empty one is."""
+    if is_blank(text):
+        raise ValueError("has no visible character")
+    return text
+
+
 Text = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1), AfterValidator(_unicode)
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1),
+    AfterValidator(_unicode),
+    AfterValidator(_visible),
 ]
 
 
