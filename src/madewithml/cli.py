@@ -108,7 +108,9 @@ def predict(
     help="Answer `other` below this top probability [default: the model's own].",
 )
 @click.option("--host", default=None, help="[default: serving.host, 127.0.0.1]")
-@click.option("--port", type=int, default=None, help="[default: serving.port, 8000]")
+@click.option(
+    "--port", type=click.IntRange(1, 65535), default=None, help="[default: serving.port, 8000]"
+)
 @click.option("--env", "-e", default=None, help="Kedro configuration environment.")
 def serve(
     model_uri: str | None,
@@ -142,7 +144,7 @@ def serve(
                 "threshold": threshold,  # None: the model's own
             },
             host=host or serving["host"],
-            port=port or serving["port"],
+            port=serving["port"] if port is None else port,
         )
         click.echo(f"serving {uri} at {url} (OpenAPI docs at {url}/docs); Ctrl-C stops it")
         if request_log:

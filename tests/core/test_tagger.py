@@ -1,13 +1,17 @@
 import json
+import re
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from madewithml.core.inputs import InvalidInputError
-from madewithml.core.tagger import Tagger, apply_threshold
+from madewithml.core.tagger import ModelFilesError, Tagger, apply_threshold
 from madewithml.core.tfidf import TfidfModel
 from madewithml.training import tfidf
 
@@ -252,3 +256,55 @@ def test_the_model_refuses_input_columns_named_as_its_answer(tiny_tagger):
     answered = pd.concat([projects, tiny_tagger.predict(projects)], axis=1)
     with pytest.raises(InvalidInputError, match=r"\['prediction', .*\] are the answer's own"):
         tiny_tagger.predict(answered)
+
+
+@pytest.fixture(scope="module")
+def saved_tagger(tiny_tagger, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("saved_tagger")
+    tiny_tagger.save(folder)
+    return folder
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_a_model_file_changed_in_any_way_is_refused_by_name(saved_tagger, tmp_path, data):
+    """Issue 26: overwritten weights loaded and answered differently unnoticed, and a truncated
+    file gave a long traceback. Every file's SHA-256 is recorded at saving and checked at
+    loading: any file, truncated, a byte changed, or removed, is named."""
+    import shutil  # noqa: PLC0415
+    import tempfile  # noqa: PLC0415
+
+    folder = Path(tempfile.mkdtemp(dir=tmp_path)) / "model"  # one per generated case
+    shutil.copytree(saved_tagger, folder)
+    recorded = json.loads((folder / "tagger.json").read_text())["files"]
+    assert "classifier/model.safetensors" in recorded
+    name = data.draw(st.sampled_from(sorted(recorded)), label="file")
+    path = folder / name
+    content = path.read_bytes()
+    change = data.draw(st.sampled_from(["truncate", "flip", "remove"]), label="change")
+    if change == "remove":
+        path.unlink()
+    elif change == "truncate" or not content:
+        path.write_bytes(content[: data.draw(st.integers(0, max(len(content) - 1, 0)))])
+    else:
+        at = data.draw(st.integers(0, len(content) - 1))
+        path.write_bytes(content[:at] + bytes([content[at] ^ 0x01]) + content[at + 1 :])
+    with pytest.raises(ModelFilesError, match=f"model file {re.escape(name)} (is missing|differs)"):
+        Tagger.load(folder)
+
+
+def test_a_model_saved_before_the_digests_loads_as_before(saved_tagger, tmp_path):
+    import shutil  # noqa: PLC0415
+
+    folder = tmp_path / "old"
+    shutil.copytree(saved_tagger, folder)
+    settings_file = folder / "tagger.json"
+    saved = json.loads(settings_file.read_text())
+    del saved["files"]
+    settings_file.write_text(json.dumps(saved))
+    assert (
+        Tagger.load(folder).classes
+        == json.loads((saved_tagger / "tagger.json").read_text())["classes"]
+    )

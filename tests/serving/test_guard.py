@@ -12,8 +12,10 @@ import time
 import httpx
 import pytest
 from fastapi import FastAPI, Request
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from madewithml.serving.guard import RequestGuard, requests_log
+from madewithml.serving.guard import MAX_LOGGED_CHARS, RequestGuard, printable, requests_log
 from madewithml.serving.schemas import ServiceConfig
 
 LIMIT = 1000
@@ -149,3 +151,30 @@ def test_the_request_log_is_written_to_its_file_by_a_background_thread(tmp_path,
     assert len(lines) == 3
     assert all(re.search(r"^\S+ \S+ POST /echo 200 [\d.]+ ms projects=1$", line) for line in lines)
     assert not (tmp_path / "other.log").exists()
+
+
+@settings(max_examples=100, deadline=None)
+@given(path=st.text(min_size=1, max_size=300))
+def test_no_path_forges_or_breaks_a_line_of_the_request_log(path):
+    """Issue 26: `%0a` in a path forged a line in the replica's log. A property over any
+    Unicode: what is logged of a path is one line of printable text, at most 203 characters,
+    from which the path can be told (its start, escaped)."""
+    shown = printable(path)
+    assert len(shown.splitlines()) == 1 and shown.isprintable()
+    assert len(shown) <= MAX_LOGGED_CHARS * 10 + 3  # each character at most one escape
+    assert shown.startswith(printable(path[:1]))
+
+
+def test_a_path_with_a_line_break_is_logged_on_one_line(caplog):
+    app = _app(request_log="requests.log")
+    with caplog.at_level(logging.INFO, logger=requests_log.name):
+        _send(app, "GET", "/%0a2026-12-06 forged GET / 200")
+    (line,) = [r.getMessage() for r in caplog.records if r.name == requests_log.name]
+    assert line.startswith("GET /\\n2026-12-06 forged GET / 200 404 ")
+
+
+@pytest.mark.parametrize("query", ["threshold=0.9", "x", "inference.threshold=2"])
+def test_query_parameters_are_refused_rather_than_ignored(query):
+    answer = _send(_app(), "POST", f"/echo?{query}", content=b"{}", headers=JSON)
+    assert answer.status_code == 400
+    assert answer.json()["detail"] == f"the service takes no query parameters (got {query!r})"

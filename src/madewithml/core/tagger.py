@@ -9,6 +9,7 @@ and the settings).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -63,6 +64,37 @@ def temper(probabilities: np.ndarray, temperature: float) -> np.ndarray:
     logits -= logits.max(axis=1, keepdims=True)
     scaled = np.exp(logits)
     return scaled / scaled.sum(axis=1, keepdims=True)
+
+
+class ModelFilesError(ValueError):
+    """A model file is missing, truncated or overwritten since the model was saved."""
+
+
+def file_digests(folder: Path) -> dict[str, str]:
+    """SHA-256 of every file under `folder` but `tagger.json` itself, by relative path."""
+    return {
+        path.relative_to(folder).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and path.name != SETTINGS_FILE
+    }
+
+
+def check_files(folder: Path, recorded: dict[str, str] | None) -> None:
+    """Every file recorded at saving is there with the same SHA-256 (a model saved before the
+    digests were recorded has none to check).
+
+    Raises:
+        ModelFilesError: naming the first file that is missing or differs.
+    """
+    for name, digest in (recorded or {}).items():
+        path = folder / name
+        if not path.is_file():
+            raise ModelFilesError(f"model file {name} is missing from {folder}")
+        if hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+            raise ModelFilesError(
+                f"model file {name} differs from when the model was saved (truncated, "
+                f"overwritten or corrupted): {path}"
+            )
 
 
 def apply_threshold(probabilities: pd.DataFrame, threshold: float, other_tag: str) -> pd.Series:
@@ -151,14 +183,23 @@ class Tagger:
         self.tokenizer.save_pretrained(folder / TOKENIZER_FOLDER)
         if self.tfidf_model is not None:
             self.tfidf_model.save(folder / TFIDF_FOLDER)
-        settings = {"classes": self.classes, "settings": asdict(self.settings)}
+        settings = {
+            "classes": self.classes,
+            "settings": asdict(self.settings),
+            "files": file_digests(folder),  # checked by `load`
+        }
         (folder / SETTINGS_FILE).write_text(json.dumps(settings, indent=2))
 
     @classmethod
     def load(cls, folder: str | Path, device: str = "cpu") -> Tagger:
-        """Read what `save` wrote: JSON, safetensors and tokenizer files, nothing unpickled."""
+        """Read what `save` wrote: JSON, safetensors and tokenizer files, nothing unpickled.
+
+        Raises:
+            ModelFilesError: a file is missing or differs from when the model was saved.
+        """
         folder = Path(folder)
         saved = json.loads((folder / SETTINGS_FILE).read_text())
+        check_files(folder, saved.get("files"))
         settings = saved["settings"]
         settings["stopwords"] = tuple(settings.get("stopwords") or ())
         tfidf_folder = folder / TFIDF_FOLDER

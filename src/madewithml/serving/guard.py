@@ -1,10 +1,12 @@
-"""The HTTP request guard (ASGI middleware): content type, body size whatever the framing, and
-the request log: one line per request, written to a file by a background thread."""
+"""The HTTP request guard (ASGI middleware): content type, body size whatever the framing, no
+query parameters, and the request log: one line per request, written to a file by a background
+thread."""
 
 import atexit
 import logging
 import queue
 import time
+import unicodedata
 from logging.handlers import QueueHandler, QueueListener
 from pathlib import Path
 from typing import Any
@@ -38,6 +40,23 @@ def log_requests_to(path: str | Path) -> QueueListener | None:
     requests_log.setLevel(logging.INFO)
     requests_log.propagate = False
     return listener
+
+
+MAX_LOGGED_CHARS = 200
+
+
+def printable(text: str) -> str:
+    """`text` for one log line: control, format and separator characters other than the space
+    written as escapes (`\\n`, `\\x00`, `\\u2028`), so that a request cannot forge or break
+    a line of the log; at most `MAX_LOGGED_CHARS` characters kept."""
+    shown = text[:MAX_LOGGED_CHARS]
+    escaped = "".join(
+        char
+        if char == " " or unicodedata.category(char)[0] not in ("C", "Z")
+        else char.encode("unicode_escape").decode("ascii")
+        for char in shown
+    )
+    return escaped + ("..." if len(text) > MAX_LOGGED_CHARS else "")
 
 
 class RequestGuard:
@@ -79,7 +98,7 @@ class RequestGuard:
                 requests_log.info(
                     "%s %s %d %.1f ms projects=%s",
                     scope["method"],
-                    scope["path"],
+                    printable(scope["path"]),
                     status["code"],
                     1000 * (time.perf_counter() - started),
                     scope.get("state", {}).get("projects", "-"),
@@ -89,6 +108,9 @@ class RequestGuard:
     def _refusal(scope: dict, config: ServiceConfig | None) -> tuple[int, str] | None:
         if scope["method"] != "POST" or config is None:
             return None
+        if scope.get("query_string"):  # e.g. ?threshold=0.9, which would be ignored
+            given = printable(scope["query_string"].decode("latin-1"))
+            return 400, f"the service takes no query parameters (got {given!r})"
         headers = dict(scope["headers"])
         content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
         if content_type != b"application/json" and not content_type.endswith(b"+json"):
