@@ -203,7 +203,7 @@ def test_a_second_run_in_the_same_project_fails_at_once_and_spares_the_first(tmp
 
     data_dir = tmp_path / "raw"
     data_dir.mkdir()
-    big = make_raw_projects(30_000)  # data_processing takes a while on ~150,000 rows
+    big = make_raw_projects(20_000)  # data_processing takes a while on ~100,000 rows
     big.assign(description=big["description"] * 4).to_csv(data_dir / "dataset.csv", index=False)
     project = copy_project(tmp_path / "project")
     env = kedro_env(project, data_dir)
@@ -230,6 +230,4 @@ def test_a_second_run_in_the_same_project_fails_at_once_and_spares_the_first(tmp
     assert "FileNotFoundError" not in output
     assert len(pd.read_parquet(project / "data/03_primary/projects.parquet")) == len(big)
     assert not list((project / "data").rglob(".staging-*"))
-    assert lock.read_text() == ""  # released: the next run may start
-    again = kedro(project, "run", "--pipelines=data_processing", data_dir=data_dir, timeout=900)
-    assert again.returncode == 0, again.stderr[-3000:]
+    assert lock.read_text() == ""  # released (tests/framework/test_hooks.py: the next runs)

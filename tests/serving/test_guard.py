@@ -15,7 +15,13 @@ from fastapi import FastAPI, Request
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from madewithml.serving.guard import MAX_LOGGED_CHARS, RequestGuard, printable, requests_log
+from madewithml.serving.guard import (
+    MAX_LOGGED_CHARS,
+    RequestGuard,
+    UniqueKeysRoute,
+    printable,
+    requests_log,
+)
 from madewithml.serving.schemas import ServiceConfig
 
 LIMIT = 1000
@@ -178,3 +184,64 @@ def test_query_parameters_are_refused_rather_than_ignored(query):
     answer = _send(_app(), "POST", f"/echo?{query}", content=b"{}", headers=JSON)
     assert answer.status_code == 400
     assert answer.json()["detail"] == f"the service takes no query parameters (got {query!r})"
+
+
+@pytest.mark.parametrize(
+    ("body", "key"),
+    [
+        ('{"title": "a", "title": "b", "description": "d"}', "title"),
+        (
+            '[{"title": "a", "description": "d"}, '
+            '{"title": "b", "description": "d", "description": "e"}]',
+            "description",
+        ),
+        ('{"title": "a", "description": "d", "x": {"k": 1, "k": 2}}', "k"),
+    ],
+)
+def test_a_key_given_twice_is_a_422_naming_it(body, key):
+    """Issue 26: duplicate JSON keys were taken silently (the last one won). Through the
+    service's own application and error handler: the body is refused before any endpoint."""
+    from madewithml.serving.app import app  # noqa: PLC0415
+
+    answer = _send(app, "POST", "/predict", content=body.encode(), headers=JSON)
+    assert answer.status_code == 422, answer.text
+    (problem,) = answer.json()["detail"]
+    assert problem["type"] == "json_invalid"
+    assert problem["msg"] == f"JSON decode error: the key {key!r} is given twice"
+
+
+def test_a_body_without_repeated_keys_is_read_as_json():
+    app = FastAPI()
+    app.router.route_class = UniqueKeysRoute
+
+    @app.post("/echo")
+    async def echo(body: dict) -> dict:
+        return body
+
+    answer = _send(app, "POST", "/echo", json={"a": {"b": [1, {"c": 2}]}, "d": None})
+    assert answer.json() == {"a": {"b": [1, {"c": 2}]}, "d": None}
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+@given(tree=st.dictionaries(st.text(max_size=5), JSON_VALUES, min_size=1, max_size=4))
+def test_json_reads_the_same_and_any_repeated_key_is_refused(tree):
+    """A property: any JSON object reads as `json.loads` reads it; the same object with one of
+    its keys given once more is refused, naming the key."""
+    import json  # noqa: PLC0415
+
+    from madewithml.serving.guard import _unique_keys  # noqa: PLC0415
+
+    text = json.dumps(tree)
+    assert json.loads(text, object_pairs_hook=_unique_keys) == tree
+    key = next(iter(tree))
+    repeated = "{" + json.dumps(key) + ": 0, " + text[1:]
+    with pytest.raises(json.JSONDecodeError, match="is given twice"):
+        json.loads(repeated, object_pairs_hook=_unique_keys)

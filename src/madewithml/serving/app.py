@@ -28,7 +28,7 @@ from madewithml.core.pyfunc import THRESHOLD_PARAM
 from madewithml.evaluation.scoring import evaluate
 from madewithml.serving.answers import answers
 from madewithml.serving.batcher import Batcher
-from madewithml.serving.guard import RequestGuard, log_requests_to
+from madewithml.serving.guard import RequestGuard, UniqueKeysRoute, log_requests_to
 from madewithml.serving.schemas import LabelledProject, Prediction, Project, ServiceConfig
 from madewithml.serving.timings import ServiceStats
 from madewithml.shipping.loading import load_model
@@ -41,6 +41,7 @@ app = FastAPI(
     title="madewithml",
     description="Tags machine-learning projects from their title and description.",
 )
+app.router.route_class = UniqueKeysRoute  # a key given twice in a body is a 422
 
 
 @app.exception_handler(RequestValidationError)
@@ -48,7 +49,16 @@ async def _invalid_request(request: Request, error: RequestValidationError) -> J
     """422 naming each bad field by its place in the body; the input is not echoed (it may be
     what cannot be encoded: NaN, a lone surrogate)."""
     details = [
-        {"loc": list(problem["loc"]), "msg": problem["msg"], "type": problem["type"]}
+        {
+            "loc": list(problem["loc"]),
+            # a JSON decode error says what is wrong in its context (e.g. a key given twice)
+            "msg": ": ".join(
+                filter(None, [problem["msg"], (problem.get("ctx") or {}).get("error")])
+            )
+            if problem["type"] == "json_invalid"
+            else problem["msg"],
+            "type": problem["type"],
+        }
         for problem in error.errors()
     ]
     return JSONResponse(status_code=422, content={"detail": details})

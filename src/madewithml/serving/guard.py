@@ -1,8 +1,9 @@
 """The HTTP request guard (ASGI middleware): content type, body size whatever the framing, no
 query parameters, and the request log: one line per request, written to a file by a background
-thread."""
+thread. And JSON bodies without a key given twice (`UniqueKeysRoute`)."""
 
 import atexit
+import json
 import logging
 import queue
 import time
@@ -11,8 +12,9 @@ from logging.handlers import QueueHandler, QueueListener
 from pathlib import Path
 from typing import Any
 
-from fastapi import HTTPException
+from fastapi import HTTPException, Request
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 
 from madewithml.serving.schemas import ServiceConfig
 
@@ -140,3 +142,36 @@ class RequestGuard:
             return message
 
         return limited_receive
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refusing a key given twice (JSON allows it; which one counts is up to
+    the parser, and Python's takes the last)."""
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            raise json.JSONDecodeError(f"the key {printable(key)!r} is given twice", "", 0)
+        seen.add(key)
+    return dict(pairs)
+
+
+class UniqueKeysRequest(Request):
+    """A request whose JSON body may not give a key twice: FastAPI answers 422 naming it."""
+
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            self._json = json.loads(await self.body(), object_pairs_hook=_unique_keys)
+        return self._json
+
+
+class UniqueKeysRoute(APIRoute):
+    """The route class of the service (`app.router.route_class`): its endpoints read JSON
+    bodies through `UniqueKeysRequest`."""
+
+    def get_route_handler(self) -> Any:
+        handler = super().get_route_handler()
+
+        async def unique_keys_handler(request: Request) -> Any:
+            return await handler(UniqueKeysRequest(request.scope, request.receive))
+
+        return unique_keys_handler
