@@ -178,8 +178,8 @@ class RegisteredModelAliasDataset(AbstractDataset):
             "holdout_f1": float(f1) if f1 is not None else None,
             # The holdout that F1 was measured on (absent for a champion promoted before the
             # digest was recorded: it is then scored again, as on any other holdout).
-            "holdout_digest": version.tags.get("holdout_digest"),
-            "holdout_rows": int(rows) if rows is not None else None,
+            "holdout_digest": version.tags.get("holdout_digest") or None,
+            "holdout_rows": int(rows) if rows else None,
         }
 
     def save(self, data: dict[str, Any]) -> None:
