@@ -291,7 +291,7 @@ def test_kedro_serves_ray_lets_no_one_in_without_its_token(kedro_served, tmp_pat
     through the machine's external address and ran a command. Every port of the service's
     processes that listens beyond loopback now refuses a client without the token; the HTTP
     service itself listens on loopback only. Ray 2.60 cannot bind its gRPC servers to loopback
-    (docs/reliability.md#ray-on-the-network), so the token is what keeps others out."""
+    (docs/reliability.md#security), so the token is what keeps others out."""
     url, process = kedro_served
     _alive(url)
     external = _external_address()

@@ -53,7 +53,7 @@ LOG_RECORDS = {
     # path), from a logger its own `LoggingConfig(log_level=...)` does not reach.
     f"{FILE_LOGGER}ray.train.v2._internal.execution.context": "Reporting training result",
     # Ray says, at every local start, that token authentication is on and how to turn it off:
-    # on is this project's choice (docs/reliability.md#ray-on-the-network). Ray's warning that
+    # on is this project's choice (docs/reliability.md#security). Ray's warning that
     # it is *off* still shows.
     "ray._private.authentication.authentication_token_setup": (
         "Token authentication is enabled for this Ray cluster"

@@ -74,7 +74,7 @@ def private_auth_token() -> Path | None:
     missing token itself, but readable by every local user (0644), who could then join this
     Ray and run code as this user. Ray's gRPC servers listen on every interface whatever
     address the node is given, so the token is what keeps other machines out
-    (docs/reliability.md#ray-on-the-network).
+    (docs/reliability.md#security).
     """
     if os.environ.get("RAY_AUTH_MODE", "").lower() == "disabled":
         return None
