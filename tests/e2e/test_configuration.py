@@ -81,20 +81,6 @@ def test_an_unknown_environment_is_named_before_any_work(tmp_path, raw_data):
     assert not (project / "mlflow.db").exists()
 
 
-def test_an_unknown_pipeline_is_named_in_one_line_before_any_work(tmp_path, raw_data):
-    """Issue 26: the names of the pipelines there are were buried in two tracebacks. (Every
-    way of writing the option: tests/framework/test_cli_hooks.py.)"""
-    project = copy_project(tmp_path / "project")
-    result = kedro(project, "run", "--pipelines=training,nope", data_dir=raw_data)
-    assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == [
-        "Error: no pipeline named 'nope' in this project (pipelines: __default__, "
-        "data_processing, evaluation, inference, training, tuning)"
-    ]
-    assert written_files(project) == []
-    assert not (project / "mlflow.db").exists()
-
-
 def test_the_packaged_project_runs_training_with_its_conf_source(
     tmp_path, raw_data, tiny_encoder, ray_session
 ):
