@@ -112,18 +112,15 @@ def test_the_default_model_as_served_answers_as_well_as_its_most_likely_tag(real
     assert calibration["after"]["ece"] < calibration["before"]["ece"]
 
 
-def _kill_while_a_table_is_being_written(project, env, log):
-    """Start `kedro run --pipelines=data_processing` and SIGKILL it the moment a `.writing` table
-    (a save in progress) appears. Returns the files being written that are left on disk."""
-    import os  # noqa: PLC0415
-    import signal  # noqa: PLC0415
+def _start_data_processing(project, env, log):
+    """`kedro run --pipelines=data_processing` in the background (its own session, so that a
+    kill reaches its children), its output in `log`."""
     import subprocess  # noqa: PLC0415
-    import time  # noqa: PLC0415
 
     from kedro_project import KEDRO  # noqa: PLC0415
 
     with log.open("w") as output:
-        run = subprocess.Popen(
+        return subprocess.Popen(
             [KEDRO, "run", "--pipelines=data_processing"],
             cwd=project,
             env=env,
@@ -131,6 +128,16 @@ def _kill_while_a_table_is_being_written(project, env, log):
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+
+
+def _kill_while_a_table_is_being_written(project, env, log):
+    """Start `kedro run --pipelines=data_processing` and SIGKILL it the moment a `.writing` table
+    (a save in progress) appears. Returns the files being written that are left on disk."""
+    import os  # noqa: PLC0415
+    import signal  # noqa: PLC0415
+    import time  # noqa: PLC0415
+
+    run = _start_data_processing(project, env, log)
     deadline = time.monotonic() + 300
     while run.poll() is None and time.monotonic() < deadline:
         if list((project / "data").rglob(".*.writing")):
@@ -195,11 +202,10 @@ def test_a_second_run_in_the_same_project_fails_at_once_and_spares_the_first(tmp
     """Issue 26: a second `kedro run` deleted the first one's staging folder, and the first
     failed with FileNotFoundError on a hidden `.staging-...` path. Now the second fails before
     any work, naming the first, and the first finishes as if alone."""
-    import subprocess  # noqa: PLC0415
     import time  # noqa: PLC0415
 
     from factories import make_raw_projects  # noqa: PLC0415
-    from kedro_project import KEDRO, kedro_env  # noqa: PLC0415
+    from kedro_project import kedro_env  # noqa: PLC0415
 
     data_dir = tmp_path / "raw"
     data_dir.mkdir()
@@ -208,14 +214,7 @@ def test_a_second_run_in_the_same_project_fails_at_once_and_spares_the_first(tmp
     project = copy_project(tmp_path / "project")
     env = kedro_env(project, data_dir)
     lock = project / ".run.lock"
-    with (tmp_path / "first.log").open("w") as output:
-        first = subprocess.Popen(
-            [KEDRO, "run", "--pipelines=data_processing"],
-            cwd=project,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
+    first = _start_data_processing(project, env, tmp_path / "first.log")
     deadline = time.monotonic() + 300
     while not (lock.is_file() and lock.read_text()) and time.monotonic() < deadline:
         assert first.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
