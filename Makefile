@@ -103,8 +103,11 @@ cluster-up: install
 	mkdir -p $(CLUSTER_DIR)
 	@# Token authentication (Ray's default): the token, this user's only, in ~/.ray/auth_token.
 	$(BIN)/python -c 'from madewithml.framework.ray_runtime import private_auth_token as t; t()'
+	@# The HTTP limits of conf/base/serving.yml for Serve's proxy on either node (docs/serving.md#http-limits).
+	env $$($(BIN)/python -m madewithml.serving.framing conf/base/serving.yml) \
 	RAY_AUTH_MODE=token $(BIN)/ray start --head --port=$(CLUSTER_RAY_PORT) --num-cpus=1 --include-dashboard=true \
 		--dashboard-port=8266 --disable-usage-stats
+	env $$($(BIN)/python -m madewithml.serving.framing conf/base/serving.yml) \
 	RAY_AUTH_MODE=token $(BIN)/ray start --address=127.0.0.1:$(CLUSTER_RAY_PORT) --num-cpus=1 \
 		--node-manager-port=6391 --object-manager-port=6392 --metrics-export-port=6393 \
 		--dashboard-agent-listen-port=6394 --dashboard-agent-grpc-port=6395 \

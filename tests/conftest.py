@@ -260,7 +260,12 @@ def ray_session():
 
 # The HTTP service, started for real on loopback in the test session's Ray.
 SERVING = {
-    "limits": {"max_body_bytes": 20_000, "max_items": 8, "max_text_chars": 500},
+    "limits": {
+        "max_body_bytes": 20_000,
+        "max_items": 8,
+        "max_text_chars": 500,
+        "max_request_chars": 4_000,
+    },
     # A long wait, so that concurrent requests surely share batches.
     "batching": {"max_batch_projects": 16, "wait_s": 0.2},
     # As conf/base/serving.yml: Ray's default of 5 ongoing requests makes the router back off.

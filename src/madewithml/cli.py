@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import time
 from typing import Any
@@ -125,13 +126,23 @@ def serve(
 
     from madewithml.framework.ray_runtime import LOCAL, start_ray  # noqa: PLC0415
     from madewithml.serving.app import APP_NAME, start_service  # noqa: PLC0415
+    from madewithml.serving.framing import proxy_environment  # noqa: PLC0415
+    from madewithml.serving.schemas import HttpLimits  # noqa: PLC0415
     from madewithml.shipping.registry import pinned_model_uri  # noqa: PLC0415
 
     config_loader, dataset, tracking_uri = _project(env, model_uri)
     serving = dict(config_loader["serving"]["serving"])
     uri = pinned_model_uri(dataset.model_uri)
     request_log = _request_log(serving.get("request_log"))
+    http_limits = HttpLimits.model_validate(serving["http"])
+    # Ray's processes inherit them: the Serve proxy of a Ray started here applies the limits.
+    os.environ.update(proxy_environment(http_limits))
     started = start_ray(config_loader.get("ray") or {}, {"serve"})
+    if started != LOCAL:
+        logger.info(
+            "HTTP limits (serving.http) apply where the Ray nodes were started with them"
+            " (make cluster-up does): docs/serving.md#http-limits"
+        )
     # After ray.init, which installs its own handler: SIGTERM stops the service cleanly.
     signal.signal(signal.SIGTERM, _interrupt)
     try:
@@ -145,6 +156,7 @@ def serve(
             },
             host=host or serving["host"],
             port=serving["port"] if port is None else port,
+            keep_alive_timeout_s=http_limits.keep_alive_timeout_s,
         )
         click.echo(f"serving {uri} at {url} (OpenAPI docs at {url}/docs); Ctrl-C stops it")
         if request_log:

@@ -158,7 +158,12 @@ def test_kedro_serve_on_a_joined_ray_removes_only_its_own_application(
         {
             "model_uri": model_uri,
             "tracking_uri": tracking,
-            "limits": {"max_body_bytes": 10_000, "max_items": 4, "max_text_chars": 100},
+            "limits": {
+                "max_body_bytes": 10_000,
+                "max_items": 4,
+                "max_text_chars": 100,
+                "max_request_chars": 300,
+            },
             "batching": {"max_batch_projects": 4, "wait_s": 0.0},
             "deployment": {"ray_actor_options": {"num_cpus": 0}},
             "request_log": None,

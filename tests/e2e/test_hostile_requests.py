@@ -159,6 +159,126 @@ def test_a_200_mb_chunked_body_neither_fills_memory_nor_stops_the_service(kedro_
     _alive(url)
 
 
+def _raw_answer(sock, deadline: float | None = None) -> bytes:
+    """What the service sends on `sock` until it closes it, the socket's timeout passes, or
+    the clock (`time.monotonic`) passes `deadline`."""
+    data = b""
+    try:
+        while True:
+            if deadline is not None:
+                sock.settimeout(max(deadline - time.monotonic(), 0.001))
+            if not (chunk := sock.recv(65536)):
+                break
+            data += chunk
+    except (ConnectionResetError, TimeoutError):
+        pass
+    return data
+
+
+def _raw_status(data: bytes) -> int | None:
+    return int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/1.1 ") else None
+
+
+def _connect(port: int):
+    import socket  # noqa: PLC0415
+
+    return socket.create_connection(("127.0.0.1", port), timeout=30)
+
+
+def _huge_header(port: int) -> bytes:
+    """The answer to a 100 MB header line, sent in 64 KiB pieces until the service stops it."""
+    with _connect(port) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: a\r\nX-Big: ")
+        try:
+            for _ in range(100 * 16):
+                sock.sendall(b"x" * 65536)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        return _raw_answer(sock)
+
+
+def _slowloris(port: int) -> tuple[bytes, float]:
+    """(answer, seconds) of a client that sends one header byte every half second."""
+    with _connect(port) as sock:
+        started = time.perf_counter()
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n")
+        try:
+            while time.perf_counter() - started < 30:
+                sock.sendall(b"X")
+                time.sleep(0.5)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        return _raw_answer(sock), time.perf_counter() - started
+
+
+def test_kedro_serve_applies_the_http_limits_under_attack(kedro_served):
+    """serving.http of conf/base in the proxy that `kedro serve` starts, all at once: a 100 MB
+    header line (431, not read), connections past the 1,000 cap (503 at once; those held are
+    closed with 408 after header_timeout_s), a slowloris client (408); meanwhile a client on its
+    keep-alive connection is answered every time. Latencies quiet and under attack in
+    test-artifacts/framing-attack.json (speed goals are not asserted: docs/reliability.md)."""
+    from browser import artifacts_dir  # noqa: PLC0415
+
+    url, process = kedro_served
+    port = int(url.rsplit(":", 1)[1])
+    client = httpx.Client(timeout=60)
+    quiet = []
+    for _ in range(30):
+        started = time.perf_counter()
+        assert client.post(url + "/predict", json=PROJECT).status_code == 200
+        quiet.append(time.perf_counter() - started)
+    before = _served_rss(process)
+    attacked, statuses, stop = [], [], threading.Event()
+
+    def legitimate() -> None:
+        while not stop.is_set():
+            started = time.perf_counter()
+            statuses.append(client.post(url + "/predict", json=PROJECT).status_code)
+            attacked.append(time.perf_counter() - started)
+
+    with ThreadPoolExecutor(3) as pool:
+        meanwhile = pool.submit(legitimate)
+        slow = pool.submit(_slowloris, port)
+        header = pool.submit(_huge_header, port)
+        held = [_connect(port) for _ in range(1_000)]
+        time.sleep(0.5)
+        with _connect(port) as past_the_cap:
+            past_the_cap.sendall(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+            capped = _raw_status(_raw_answer(past_the_cap))
+        header_answer = header.result()
+        slow_answer, slow_seconds = slow.result()
+        deadline = time.monotonic() + 10 + 5  # conf/base: header_timeout_s 10
+        held_statuses = [_raw_status(_raw_answer(sock, deadline)) for sock in held]
+        peak = _served_rss(process)
+        stop.set()
+        meanwhile.result()
+    for sock in held:
+        sock.close()
+    figures = {
+        "predict_p50_ms": {
+            "quiet": round(1000 * sorted(quiet)[len(quiet) // 2]),
+            "under_attack": round(1000 * sorted(attacked)[len(attacked) // 2]),
+        },
+        "predict_under_attack": {"answered": statuses.count(200), "all": len(statuses)},
+        "huge_header": _raw_status(header_answer),
+        "past_the_cap": capped,
+        "held_connections": {str(s): held_statuses.count(s) for s in set(held_statuses)},
+        "slowloris": {"status": _raw_status(slow_answer), "seconds": round(slow_seconds, 1)},
+        "proxy_and_replica_rss_mb": {"before": before // 2**20, "peak": peak // 2**20},
+    }
+    (artifacts_dir() / "framing-attack.json").write_text(json.dumps(figures, indent=2))
+    print(json.dumps(figures))
+    assert figures["huge_header"] == 431, figures
+    assert capped == 503, figures
+    # conf/base: header_timeout_s 10. The last few held ones may pass the cap themselves (the
+    # client's, the slowloris' and the header's connections count too): 503 at once.
+    assert set(held_statuses) <= {408, 503} and held_statuses.count(408) >= 990, figures
+    assert figures["slowloris"]["status"] == 408 and slow_seconds < 10 + 5, figures
+    assert statuses and set(statuses) == {200}, figures
+    assert peak - before < 100 * 2**20, figures  # nothing of the 100 MB held
+    _alive(url)
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [

@@ -134,6 +134,8 @@ def test_openapi_docs(service):
         ("/predict", "just text", 422, ""),
         ("/predict", [PROJECT] * 9, 413, "at most 8"),
         ("/predict", [PROJECT] * 10_000, 413, "byte limit"),  # 10,000 items: over the body limit
+        # 8 projects of 998 characters: under every other limit, over the request's 4,000.
+        ("/predict", [{"title": "x" * 499, "description": "y" * 499}] * 8, 413, "at most 4000"),
         ("/predict", {"title": None, "description": "x"}, 422, "title"),
         ("/predict", {"title": ["a"], "description": "x"}, 422, "title"),
         ("/predict", {"title": "x" * 501, "description": "x"}, 422, "500-character"),

@@ -31,7 +31,12 @@ def _app(request_log: str | None = None) -> FastAPI:
     app = FastAPI()
     app.state.config = ServiceConfig(
         model_uri="models:/m/1",
-        limits={"max_body_bytes": LIMIT, "max_items": 8, "max_text_chars": 100},
+        limits={
+            "max_body_bytes": LIMIT,
+            "max_items": 8,
+            "max_text_chars": 100,
+            "max_request_chars": 600,
+        },
         batching={"max_batch_projects": 4},
         request_log=request_log,
     )

@@ -157,6 +157,13 @@ class TagService:
                 status_code=413,
                 detail=f"{len(items)} projects: at most {limits.max_items} per request",
             )
+        chars = sum(len(item.title) + len(item.description) for item in items)
+        if chars > limits.max_request_chars:
+            raise HTTPException(
+                status_code=413,
+                detail=f"{chars} characters of titles and descriptions: at most "
+                f"{limits.max_request_chars} per request",
+            )
         rows = []
         for i, item in enumerate(items):
             for field in ("title", "description"):
@@ -189,8 +196,14 @@ def build_app(args: dict[str, Any]) -> Application:
     return TagService.options(**config.deployment).bind(config)
 
 
-def start_service(config: dict[str, Any], *, host: str, port: int) -> str:
-    """Deploy the service (`build_app`) on the running Ray and return its URL."""
-    serve.start(http_options={"host": host, "port": port})
+def start_service(
+    config: dict[str, Any], *, host: str, port: int, keep_alive_timeout_s: int | None = None
+) -> str:
+    """Deploy the service (`build_app`) on the running Ray and return its URL. Idle keep-alive
+    connections are closed after `keep_alive_timeout_s` (None: Ray's default)."""
+    http_options: dict[str, Any] = {"host": host, "port": port}
+    if keep_alive_timeout_s is not None:
+        http_options["keep_alive_timeout_s"] = keep_alive_timeout_s
+    serve.start(http_options=http_options)
     serve.run(build_app(config), name=APP_NAME, route_prefix="/", blocking=False)
     return f"http://{host}:{port}"

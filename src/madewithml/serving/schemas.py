@@ -52,9 +52,24 @@ class Prediction(BaseModel):
 
 
 class Limits(BaseModel):
+    """What one request may ask of the app (`serving.limits`)."""
+
     max_body_bytes: Annotated[int, Field(ge=1)]
     max_items: Annotated[int, Field(ge=1)]
-    max_text_chars: Annotated[int, Field(ge=1)]
+    max_text_chars: Annotated[int, Field(ge=1)]  # per title or description
+    max_request_chars: Annotated[int, Field(ge=1)]  # all titles and descriptions of a request
+
+
+class HttpLimits(BaseModel):
+    """What one connection may hold of the HTTP proxy (`serving.http`, serving.framing)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+    max_connections: Annotated[int, Field(ge=1)]
+    max_header_bytes: Annotated[int, Field(ge=256)]
+    max_headers: Annotated[int, Field(ge=1)]
+    header_timeout_s: Annotated[float, Field(gt=0)]
+    body_timeout_s: Annotated[float, Field(gt=0)]
+    keep_alive_timeout_s: Annotated[int, Field(ge=1)]  # Ray Serve's own option
 
 
 class Batching(BaseModel):
