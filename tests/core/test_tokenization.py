@@ -1,9 +1,10 @@
 import numpy as np
 import torch
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from madewithml.core.tokenization import length_sorted_batches, pad_batch, tokenize
+from madewithml.core.text import clean_text
+from madewithml.core.tokenization import first_words, length_sorted_batches, pad_batch, tokenize
 from madewithml.data.encoder import PACKAGED_ENCODER, load_tokenizer
 
 
@@ -15,6 +16,37 @@ def test_tokenize_truncates_and_never_pads():
         row[0] == tokenizer.cls_token_id and row[-1] == tokenizer.sep_token_id for row in ids
     )
     assert tokenizer.pad_token_id not in np.concatenate(ids)
+
+
+TOKENIZER = load_tokenizer(PACKAGED_ENCODER)
+# Words of any script and length, separated by any white space.
+words = st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size=30)
+texts = st.lists(words, max_size=60).map(" ".join) | st.text(max_size=400)
+
+
+@settings(max_examples=150, deadline=None)
+@given(text=texts.map(clean_text), max_length=st.integers(2, 40))
+def test_cutting_a_clean_text_to_its_first_words_never_changes_its_tokens(text, max_length):
+    """What `tokenize` keeps of a text as the model cleans it (`clean_text`: words of letters
+    and digits) is what the tokenizer alone keeps of it whole. (Not of any raw text: a "word"
+    of combining accents gives no token.)"""
+    whole = TOKENIZER([text], truncation=True, max_length=max_length)["input_ids"][0]
+    assert tokenize([text], TOKENIZER, max_length)[0].tolist() == whole
+
+
+@given(text=texts, count=st.integers(0, 30))
+def test_first_words_keeps_the_first_words_as_written(text, count):
+    cut = first_words(text, count)
+    assert text.startswith(cut)
+    assert cut.split() == text.split()[:count]
+
+
+def test_a_20_mb_description_is_tokenized_as_its_first_words():
+    long = "deep learning for images " * 800_000  # 20 MB
+    ids = tokenize([long], TOKENIZER, max_length=512)[0]
+    assert (
+        ids.tolist() == TOKENIZER([long[:10_000]], truncation=True, max_length=512)["input_ids"][0]
+    )
 
 
 sequences = st.lists(st.lists(st.integers(1, 30_000), min_size=1, max_size=40), min_size=1)
