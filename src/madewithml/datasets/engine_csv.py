@@ -7,6 +7,12 @@ file (`ray.data.read_csv`, nothing read yet), and saving a `ray.data.Dataset` ru
 writes its rows, in order, into one CSV file batch by batch, so that the driver never holds
 more than the batches in flight. Either way the file is written atomically and, in a
 `kedro run`, committed with the run's other files (`madewithml.datasets.transaction`).
+
+Text that a spreadsheet would run as a formula (a cell beginning with `=`, `+`, `-`, `@`, a tab
+or a carriage return: CSV injection) is written with a `'` before it, as OWASP advises, unless
+``formulas: keep``: a title such as `=HYPERLINK(...)` in the projects to tag must not become a
+live formula in the predictions a person opens. Lines end in CRLF (RFC 4180), so that a value
+holding a lone carriage return is quoted and read back whole.
 """
 
 from __future__ import annotations
@@ -26,6 +32,29 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 ENGINES = ("pandas", "ray_data")
+FORMULAS = ("escape", "keep")
+# What makes a spreadsheet read a cell as a formula (OWASP, "CSV Injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def escape_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with a `'` before every text cell that begins as a formula does (a copy, when
+    there is one); numbers and other cells as they are."""
+    escaped = frame
+    for position, dtype in enumerate(frame.dtypes):
+        if not (pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype)):
+            continue
+        cells = frame.iloc[:, position]
+        starts = cells.map(_begins_as_a_formula).astype(bool)
+        if starts.any():
+            escaped = escaped.copy() if escaped is frame else escaped
+            escaped.iloc[:, position] = cells.where(~starts, "'" + cells[starts])
+    return escaped
+
+
+def _begins_as_a_formula(cell: Any) -> bool:
+    return isinstance(cell, str) and cell.startswith(FORMULA_STARTS)
+
 
 # pandas' default markers of a missing value (`pd.read_csv`), so that both engines read the
 # same cells as missing: Arrow's defaults differ slightly, and it reads empty strings as ""
@@ -64,6 +93,8 @@ class EngineCSVDataset(AtomicCSVDataset):
             ``convert_options`` may be dicts of `pyarrow.csv.ParseOptions` /
             `ConvertOptions` fields. By default values may hold newlines and the cells pandas
             reads as missing are missing, as with pandas.
+        formulas: ``escape`` (a `'` before text that begins as a formula, on save) or
+            ``keep``.
         **kwargs: those of `kedro_datasets.pandas.CSVDataset` (``save_args`` apply to both
             engines: each batch is written with `DataFrame.to_csv`).
     """
@@ -73,13 +104,20 @@ class EngineCSVDataset(AtomicCSVDataset):
         *,
         engine: Literal["pandas", "ray_data"] = "pandas",
         ray_load_args: dict[str, Any] | None = None,
+        formulas: Literal["escape", "keep"] = "escape",
         **kwargs: Any,
     ) -> None:
         if engine not in ENGINES:
             raise DatasetError(f"engine must be one of {ENGINES}, not {engine!r}")
+        if formulas not in FORMULAS:
+            raise DatasetError(f"formulas must be one of {FORMULAS}, not {formulas!r}")
+        # RFC 4180's line end: with it, Python's CSV writer also quotes a value holding a lone
+        # "\r", which it otherwise writes bare, to be read back as a line break (rows shifted).
+        kwargs["save_args"] = {"lineterminator": "\r\n", **(kwargs.get("save_args") or {})}
         super().__init__(**kwargs)
         self._engine = engine
         self._ray_load_args = dict(ray_load_args or {})
+        self._escape = formulas == "escape"
 
     @property
     def requires_ray(self) -> bool:
@@ -112,9 +150,9 @@ class EngineCSVDataset(AtomicCSVDataset):
 
     def save(self, data: pd.DataFrame | ray.data.Dataset) -> None:
         if isinstance(data, pd.DataFrame):
-            super().save(data)
+            super().save(escape_formulas(data) if self._escape else data)
             return
-        super().save(_StreamedCSV(data))  # the atomic save calls its `to_csv`
+        super().save(_StreamedCSV(data, self._escape))  # the atomic save calls its `to_csv`
 
     def preview(self, nrows: int = 5) -> TablePreview:
         """Kedro-Viz's preview: the first rows, read with pandas whatever the engine."""
@@ -128,8 +166,9 @@ class _StreamedCSV:
     """A `ray.data.Dataset` seen by the atomic CSV save as a DataFrame: `to_csv` runs the
     dataset and appends its batches, in the dataset's order, to one open file."""
 
-    def __init__(self, dataset: ray.data.Dataset) -> None:
+    def __init__(self, dataset: ray.data.Dataset, escape: bool) -> None:
         self._dataset = dataset
+        self._escape = escape  # `escape_formulas` on each batch
 
     def to_csv(self, path_or_buf: Any, **save_args: Any) -> None:
         context = self._dataset.context  # this dataset's own, not the process's
@@ -138,8 +177,9 @@ class _StreamedCSV:
         save_args.pop("header", None)
         written = 0
         for batch in self._dataset.iter_batches(batch_size=None, batch_format="pandas"):
-            batch.to_csv(path_or_buf, header=written == 0, **save_args)
-            written += len(batch)
+            rows = escape_formulas(batch) if self._escape else batch
+            rows.to_csv(path_or_buf, header=written == 0, **save_args)
+            written += len(rows)
         if written == 0:
             raise DatasetError("nothing to write: the Ray dataset has no rows")
         logger.info("%d rows written", written)

@@ -17,7 +17,8 @@ from madewithml.datasets.engine_csv import EngineCSVDataset
 from madewithml.framework import hooks
 from madewithml.pipelines.inference.nodes import check_actor_pool, predict_projects, predict_table
 
-TITLES = ["BERT for search", "GAN faces", "Feature store", "Speech to text", "Object tracking"]
+# One title a spreadsheet would run as a formula: written escaped by both engines.
+TITLES = ["BERT for search", "GAN faces", "=Feature store", "Speech to text", "Object tracking"]
 DESCRIPTIONS = [
     "text ranking, with a comma",
     'image "synthesis"\nover two lines',
@@ -106,6 +107,10 @@ def test_both_engines_write_the_same_columns_rows_and_predictions(both, renamed_
     assert list(ray_out.columns) == list(pandas_out.columns)
     assert list(pandas_out.columns) == [*projects.columns, "prediction", *tags]
     assert ray_out["id"].tolist() == projects["id"].tolist()  # every row, in input order
+    formulas = projects["title"].str.startswith("=")
+    assert formulas.any()
+    for out in (pandas_out, ray_out):  # CSV injection: escaped on save, by either engine
+        assert out.loc[formulas, "title"].tolist() == ("'" + projects["title"][formulas]).tolist()
     pd.testing.assert_frame_equal(
         ray_out[list(projects.columns)], pandas_out[list(projects.columns)]
     )
