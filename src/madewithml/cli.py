@@ -122,17 +122,27 @@ def serve(
 ) -> None:
     """Serve a logged model over HTTP (Ray Serve + FastAPI) until interrupted."""
     import ray  # noqa: PLC0415
+    from mlflow.exceptions import MlflowException  # noqa: PLC0415
     from ray import serve as ray_serve  # noqa: PLC0415
 
+    from madewithml.core.tagger import ModelFilesError  # noqa: PLC0415
     from madewithml.framework.ray_runtime import LOCAL, start_ray  # noqa: PLC0415
     from madewithml.serving.app import APP_NAME, start_service  # noqa: PLC0415
     from madewithml.serving.framing import proxy_environment  # noqa: PLC0415
     from madewithml.serving.schemas import HttpLimits  # noqa: PLC0415
+    from madewithml.shipping.loading import ModelNotLoadedError, check_model_files  # noqa: PLC0415
     from madewithml.shipping.registry import pinned_model_uri  # noqa: PLC0415
 
     config_loader, dataset, tracking_uri = _project(env, model_uri)
     serving = dict(config_loader["serving"]["serving"])
-    uri = pinned_model_uri(dataset.model_uri)
+    try:  # before Ray: a missing or damaged model in one line, not in each replica's traceback
+        uri = pinned_model_uri(dataset.model_uri)
+        check_model_files(uri)
+    except (ModelFilesError, ModelNotLoadedError, MlflowException, OSError) as error:
+        lines = str(error).strip().splitlines() or [repr(error)]
+        raise click.ClickException(
+            f"cannot serve the model {dataset.model_uri}: {lines[0]}"
+        ) from None
     request_log = _request_log(serving.get("request_log"))
     http_limits = HttpLimits.model_validate(serving["http"])
     # Ray's processes inherit them: the Serve proxy of a Ray started here applies the limits.

@@ -1,10 +1,13 @@
 """The one way a model URI becomes a model: pinned to its version, named in every error."""
 
+from pathlib import Path
+
 import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
-from madewithml.shipping.loading import ModelNotLoadedError, load_model
+from madewithml.core.tagger import ModelFilesError
+from madewithml.shipping.loading import ModelNotLoadedError, check_model_files, load_model
 
 
 def test_a_model_folder_loads_and_says_which_model_it_is(tiny_logged_model, tiny_tagger):
@@ -39,3 +42,45 @@ def test_an_alias_is_pinned_to_the_version_it_means_now(tiny_logged_model, tmp_p
 def test_a_missing_folder_is_named(tmp_path):
     with pytest.raises(ModelNotLoadedError, match=str(tmp_path / "nowhere")):
         load_model(str(tmp_path / "nowhere"))
+
+
+def _copy(tiny_logged_model, tmp_path):
+    import shutil  # noqa: PLC0415
+
+    folder, _ = tiny_logged_model
+    return Path(shutil.copytree(folder, tmp_path / "model"))
+
+
+def test_a_model_s_files_are_checked_without_loading_it(tiny_logged_model, tmp_path):
+    """What `kedro serve` checks before it starts Ray: every file as it was saved."""
+    model = _copy(tiny_logged_model, tmp_path)
+    check_model_files(str(model))  # as saved: nothing to say
+    weights = next(model.rglob("model.safetensors"))
+    weights.write_bytes(weights.read_bytes()[:-10])  # truncated
+    with pytest.raises(ModelFilesError, match=r"model file classifier/model\.safetensors differs"):
+        check_model_files(str(model))
+    with pytest.raises(ModelNotLoadedError, match="Could not find the MLflow model"):
+        check_model_files(str(tmp_path / "nowhere"))
+
+
+def test_kedro_serve_names_a_damaged_model_in_one_line_before_starting_ray(
+    tiny_logged_model, tmp_path, monkeypatch
+):
+    from click.testing import CliRunner  # noqa: PLC0415
+
+    from madewithml import cli  # noqa: PLC0415
+    from madewithml.framework import ray_runtime  # noqa: PLC0415
+
+    model = _copy(tiny_logged_model, tmp_path)
+    (next(model.rglob("tokenizer.json"))).write_text("{}")  # overwritten
+    dataset = type("Dataset", (), {"model_uri": str(model)})()
+    config = {"serving": {"serving": {"host": "127.0.0.1", "port": 1, "http": {}}}}
+    monkeypatch.setattr(cli, "_project", lambda env, uri: (config, dataset, "file:///x"))
+    monkeypatch.setattr(ray_runtime, "start_ray", lambda *a: pytest.fail("Ray was started"))
+    result = CliRunner().invoke(cli.cli, ["serve"])
+    assert result.exit_code == 1, (result.output, result.exception)
+    assert result.stderr.strip().splitlines() == [
+        f"Error: cannot serve the model {model}: model file "
+        f"tokenizer/tokenizer.json differs from when the model was saved (truncated, "
+        f"overwritten or corrupted): {next(model.rglob('tokenizer.json'))}"
+    ]

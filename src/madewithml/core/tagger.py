@@ -97,6 +97,17 @@ def check_files(folder: Path, recorded: dict[str, str] | None) -> None:
             )
 
 
+def check_saved_files(folder: str | Path) -> None:
+    """`check_files` of a tagger saved in `folder`, against what its `tagger.json` recorded
+    (without loading it).
+
+    Raises:
+        ModelFilesError: naming the first file that is missing or differs.
+    """
+    folder = Path(folder)
+    check_files(folder, json.loads((folder / SETTINGS_FILE).read_text()).get("files"))
+
+
 def apply_threshold(probabilities: pd.DataFrame, threshold: float, other_tag: str) -> pd.Series:
     """The seed's rule: the most likely tag, or `other_tag` where its probability is below
     `threshold` (0 keeps every most likely tag)."""

@@ -3,8 +3,10 @@ batch inference, evaluation and the notebooks all call `load_model`."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from madewithml.core.tagger import SETTINGS_FILE, check_saved_files
 from madewithml.shipping.registry import pinned_model_uri
 
 
@@ -41,3 +43,27 @@ def load_model(model_uri: str) -> Any:
         ) from error
     model.metadata.model_uri = model_uri
     return model
+
+
+def check_model_files(model_uri: str) -> None:
+    """The files of the logged model at `model_uri` (pinned) are those it was saved with
+    (SHA-256; `madewithml.core.tagger.check_files`), checked without loading it: what `kedro
+    serve` does before it starts Ray, so that a damaged model is named in one line rather than
+    in a traceback of each replica that fails to load it.
+
+    Raises:
+        ModelNotLoadedError: no such model, naming the URI and the tracking store.
+        ModelFilesError: naming the file that is missing or differs.
+    """
+    import mlflow  # noqa: PLC0415 - MLflow only when a model is checked
+    from mlflow.exceptions import MlflowException  # noqa: PLC0415
+
+    try:
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri))
+    except (MlflowException, OSError) as error:
+        raise ModelNotLoadedError(
+            f"Could not find the MLflow model {model_uri!r} in the tracking store "
+            f"{mlflow.get_tracking_uri()!r}: {str(error).splitlines()[0]}"
+        ) from error
+    for settings in local.rglob(SETTINGS_FILE):
+        check_saved_files(settings.parent)
