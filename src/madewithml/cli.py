@@ -79,7 +79,7 @@ def predict(
     from mlflow.exceptions import MlflowException  # noqa: PLC0415
 
     from madewithml.core.inputs import InvalidInputError  # noqa: PLC0415
-    from madewithml.core.pyfunc import THRESHOLD_PARAM  # noqa: PLC0415
+    from madewithml.core.pyfunc import THRESHOLD_PARAM, ModelFailure  # noqa: PLC0415
     from madewithml.serving.answers import answers  # noqa: PLC0415
 
     _quiet()
@@ -93,6 +93,8 @@ def predict(
         predictions = model.predict(frame, params=overrides)
     except InvalidInputError as error:  # the message names the field
         raise click.ClickException(f"invalid input: {error}") from None
+    except ModelFailure as error:  # its traceback is logged above
+        raise click.ClickException(f"the model {uri} failed: {error.message}") from None
     except (DatasetError, MlflowException, OSError) as error:  # no such model, missing files
         cause = error.__cause__ or error
         lines = str(cause).strip().splitlines() or [repr(cause)]

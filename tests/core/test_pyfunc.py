@@ -52,3 +52,24 @@ def test_a_valid_threshold_is_applied(mlflow_server):
     assert answer.status_code == 200, answer.text
     (row,) = answer.json()["predictions"]
     assert row["prediction"] == "other"  # no tag reaches a probability of 1 in the tiny model
+
+
+def test_a_failure_of_the_model_is_a_500_in_one_line_with_the_traceback_in_the_log(
+    tiny_logged_model, monkeypatch, caplog
+):
+    """Any other error of `predict` (here one whose message holds an install path) reaches the
+    client as one line, never its traceback; the server's log keeps it."""
+    _, model = tiny_logged_model
+    tagger = model.unwrap_python_model().tagger
+
+    def fails(*args, **kwargs):
+        raise RuntimeError("out of memory in /opt/venv/lib/site-packages/torch/nn/functional.py")
+
+    monkeypatch.setattr(tagger, "predict", fails)
+    answer = _invoke(
+        TestClient(scoring_server.init(model)), json.dumps({"dataframe_records": [PROJECT]})
+    )
+    assert answer.status_code == 500, answer.text
+    assert "the model failed to answer (RuntimeError)" in answer.json()["message"]
+    assert "stack_trace" not in answer.json() and "site-packages" not in answer.text
+    assert "site-packages" in caplog.text  # the traceback, in the server's log

@@ -8,16 +8,19 @@ artifact; `madewithml.shipping.packaging` logs it. Every way this project predic
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import mlflow.pyfunc
 import pandas as pd
 import torch
 from mlflow.exceptions import MlflowException
-from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+from mlflow.protos.databricks_pb2 import INTERNAL_ERROR, INVALID_PARAMETER_VALUE
 
 from madewithml.core.inputs import InvalidInputError
 from madewithml.core.tagger import Tagger
+
+logger = logging.getLogger(__name__)
 
 TAGGER_ARTIFACT = "tagger"
 THRESHOLD_PARAM = "inference.threshold"
@@ -28,6 +31,18 @@ class InvalidRequest(InvalidInputError, MlflowException):
 
     def __init__(self, message: str) -> None:
         MlflowException.__init__(self, message, error_code=INVALID_PARAMETER_VALUE)
+
+
+class ModelFailure(MlflowException):
+    """The model failed on a valid input: every server answers it 500 with this one line; the
+    traceback goes to the server's log, not to the client."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(
+            f"the model failed to answer ({type(error).__name__}); the server's log has the "
+            "traceback",
+            error_code=INTERNAL_ERROR,
+        )
 
 
 class TaggerModel(mlflow.pyfunc.PythonModel):
@@ -56,3 +71,6 @@ class TaggerModel(mlflow.pyfunc.PythonModel):
             # MLflow's scoring server answers an MlflowException with its code (400 here) and
             # its message only; any other exception with a 400 carrying the whole traceback.
             raise InvalidRequest(str(error)) from error
+        except Exception as error:
+            logger.exception("the model failed on %d rows", len(model_input))
+            raise ModelFailure(error) from error
