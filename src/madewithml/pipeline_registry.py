@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
+import click
 from kedro.framework.project import find_pipelines
 from kedro.pipeline import Pipeline, pipeline
 
@@ -26,14 +27,21 @@ from madewithml.pipelines import data_processing, evaluation, training, tuning
 COMPOSED = ("__default__", "training", "tuning")
 
 
+class UnknownPipelineError(click.ClickException):
+    """A pipeline name nobody registered. A `ClickException`, so that `kedro run` says it in
+    one line (`Error: no pipeline named ...`); Kedro turns a `KeyError` into a `ValueError`
+    whose traceback buried the list of names."""
+
+
 class Pipelines(dict):
-    """The registered pipelines; an unknown name is an error that lists every registered one
-    (Kedro adds its own "Did you mean" suggestion)."""
+    """The registered pipelines; an unknown name is an error that lists every registered one."""
 
     def __missing__(self, name: str) -> Pipeline:
         folders = {module.name for module in pkgutil.iter_modules(pipelines_package.__path__)}
         known = ", ".join(sorted({*self, *folders, *COMPOSED}))
-        raise KeyError(f"no pipeline named {name!r}: the registered pipelines are {known}")
+        raise UnknownPipelineError(
+            f"no pipeline named {name!r}: the registered pipelines are {known}"
+        )
 
 
 def _found() -> dict[str, Pipeline]:

@@ -134,6 +134,7 @@ def test_a_misspelt_pipeline_lists_the_registered_ones(tmp_path):
         )
         in output
     )
+    assert "Traceback" not in result.stderr + result.stdout  # one line, not two tracebacks
 
 
 @pytest.mark.parametrize(
