@@ -15,10 +15,12 @@ from madewithml.framework.hooks import (  # noqa: E402
     RayHook,
     RunSummaryHook,
     TimelineHook,
+    TrackingStoreHook,
     TransactionHook,
 )
 
 HOOKS = (
+    TrackingStoreHook(),
     TimelineHook(),
     ParameterValidationHook(),
     RayHook(),

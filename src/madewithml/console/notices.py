@@ -3,7 +3,8 @@
 Each entry below is a notice that tells the person at the console nothing they can act on
 (a library's deprecation of its own internals, a background poll that cannot succeed in a local
 Ray without the dashboard). Causes are fixed where a supported setting exists (conf/ray.yml,
-conf/logging.yml, `training.ray_train.log_level`); what remains is filtered here, never errors.
+conf/logging.yml, `training.ray_train.log_level`); what remains is filtered here, never an error
+that is not also raised.
 
 `MADEWITHML_VERBOSE=1` turns every filter off, for debugging.
 
@@ -58,6 +59,10 @@ LOG_RECORDS = {
     "ray._private.authentication.authentication_token_setup": (
         "Token authentication is enabled for this Ray cluster"
     ),
+    # MLflow's SQL store logs a database error with its traceback, then raises it: the raised
+    # error reaches the console (a locked or read-only store in one line:
+    # madewithml.framework.hooks.TrackingStoreHook), so this is a second copy of it.
+    "mlflow.store.db.utils": "SQLAlchemy database error. The following exception is caught.",
 }
 
 

@@ -1,7 +1,8 @@
 """The project's Kedro hooks (registered in settings.py): parameters checked before any work; Ray
 started before a pipeline that needs it and shut down after it, configured by conf/<env>/ray.yml
 (as Kedro's databricks starter does for Spark); a run's files committed together or not at all;
-the run's timeline; and the summary that ends it."""
+the run's timeline; the summary that ends it; and a tracking store that cannot be used, named
+in one line."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import click
 from kedro.framework.hooks import hook_impl
 from kedro.pipeline import Pipeline
 
@@ -36,6 +38,56 @@ def _datasets_need_ray(pipeline: Pipeline, catalog: Any) -> bool:
         if getattr(dataset, "requires_ray", False):
             return True
     return False
+
+
+class TrackingStoreError(click.ClickException):
+    """The MLflow tracking store cannot be used: `kedro` says it in one line, naming the store
+    and MLflow's reason (it printed 122 lines of traceback for a locked SQLite file)."""
+
+
+class TrackingStoreHook:
+    """Turns an error that MLflow raises while kedro-mlflow sets up tracking (the experiment
+    when the context is created, the run before the pipeline) into a `TrackingStoreError`.
+    Errors that do not come from MLflow's code pass as they are."""
+
+    @hook_impl(wrapper=True)
+    def after_context_created(self, context):
+        try:
+            return (yield)
+        except Exception as error:
+            raise _store_error(error) from error
+
+    @hook_impl(wrapper=True)
+    def before_pipeline_run(self, run_params, pipeline, catalog):
+        try:
+            return (yield)
+        except Exception as error:
+            raise _store_error(error) from error
+
+
+def _store_error(error: Exception) -> Exception:
+    """`error` as a `TrackingStoreError` when it was raised inside MLflow (kedro-mlflow's
+    calls), else `error` itself."""
+    import traceback  # noqa: PLC0415
+
+    import mlflow  # noqa: PLC0415
+
+    frames = traceback.extract_tb(error.__traceback__)
+    if not any("/mlflow/" in frame.filename for frame in frames):
+        return error
+    cause, link = error, error
+    while link is not None:  # SQLAlchemy's error, under MLflow's: the database's own reason
+        if getattr(link, "orig", None) is not None:
+            cause = link.orig
+            break
+        link = link.__cause__ or link.__context__
+    reason = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+    hint = ""
+    if "database is locked" in reason:
+        hint = " (another process is writing to it, e.g. a run or `mlflow ui`: retry when done)"
+    return TrackingStoreError(
+        f"the MLflow tracking store {mlflow.get_tracking_uri()} cannot be used: {reason}{hint}"
+    )
 
 
 class ParameterValidationHook:
