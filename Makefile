@@ -91,6 +91,7 @@ benchmark-data: install
 
 benchmark-batch-inference: install
 	$(BIN)/python benchmarks/batch_inference.py
+	$(BIN)/python benchmarks/long_text.py
 
 # A two-node Ray cluster on this machine (a head and a second node, each its own raylet, one CPU
 # each) and an MLflow tracking server; docs/scaling-out.md. Then, in another shell:

@@ -22,7 +22,7 @@ def tokenize(
     Each text is cut to its first `max_length` words before the tokenizer sees it: a word of a
     clean text (letters and digits) gives at least one token, so truncation keeps the same ids,
     and a text of megabytes costs what one of `max_length` words does (a 20 MB description took
-    17 s and 2.9 GB to tokenize whole).
+    24 s and 2.9 GiB to tokenize whole: benchmarks/long_text.py).
     """
     cut = [first_words(text, max_length) for text in texts]
     encoded = tokenizer(cut, truncation=True, max_length=max_length, padding=False)
