@@ -197,16 +197,33 @@ def test_slow_and_idle_clients_get_408_and_lose_their_connection(port):
         assert b"no whole request body" in answer
 
 
-def test_beyond_the_connection_limit_new_connections_get_503_and_others_go_on(port):
+def test_at_the_connection_limit_a_new_client_takes_the_place_of_the_longest_idle(port):
+    """A flood of idle connections neither takes the open files nor keeps a new client out:
+    the connection that waited longest goes (503), the new one is answered."""
     with ExitStack() as stack:
-        held = [stack.enter_context(_connect(port)) for _ in range(LIMITS.max_connections)]
-        time.sleep(0.1)
-        assert _status(_exchange(port, _head([("Host", "a")]))) == 503
-        for sock in held:  # every held connection is still served
+        held = []
+        for _ in range(LIMITS.max_connections):
+            held.append(stack.enter_context(_connect(port)))
+            time.sleep(0.01)  # in this order
+        assert _status(_exchange(port, _head([("Host", "a")]))) == 200
+        assert b"closed to make room" in _read_all(held[0])  # the longest idle went
+        for sock in held[2:]:  # the others (one more went for the exchange's own) are served
             sock.sendall(_head([("Host", "a")]))
             assert _status(_read_all(sock)) == 200
-    time.sleep(0.1)
-    assert _status(_exchange(port, _head([("Host", "a")]))) == 200
+
+
+def test_at_the_limit_with_every_connection_busy_a_new_one_gets_503(port):
+    with ExitStack() as stack:
+        busy = [stack.enter_context(_connect(port)) for _ in range(LIMITS.max_connections)]
+        for sock in busy:  # a request in progress on each: its body still coming
+            sock.sendall(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n12345")
+        time.sleep(0.1)
+        refused = _exchange(port, _head([("Host", "a")]))
+        assert _status(refused) == 503
+        assert b"all have a request in progress" in refused
+        for sock in busy:  # each request finishes on its own connection (body_timeout_s 0.5)
+            sock.sendall(b"67890")
+        assert [_status(_read_all(sock)) for sock in busy] == [200] * len(busy)
 
 
 def test_an_idle_keep_alive_connection_is_closed_after_its_timeout(port):

@@ -10,14 +10,18 @@ httptools): what the ASGI app never sees because it happens before a request is 
   `header_timeout_s` of connecting (or of starting its next request), and its body within
   `body_timeout_s` of the head; else 408 and the connection is closed. Idle keep-alive
   connections go after Ray's `keep_alive_timeout_s`.
-- **Connections**: beyond `max_connections` open ones a new connection gets 503 at once and is
-  closed, so that a flood of connections cannot take the proxy's open files from the clients
-  it serves.
+- **Connections**: at most `max_connections` are open. At the limit a new connection takes the
+  place of the one that has waited longest without a request in progress (idle, keep-alive or
+  still sending its head), which gets 503 and is closed; only when every connection has a
+  request in progress does the new one get 503. So a flood of idle connections can neither take
+  the proxy's open files nor keep a new client out.
 
 A refused connection gets a one-line JSON answer (`{"detail": ...}`, as the app's errors),
 `Connection: close`, then a half-close; what the client still sends (up to `LINGER_BYTES`) is
 read and dropped for `LINGER_S`, so that a client that sends the rest of its request reads the
-answer rather than a reset, and one that goes on sending is no longer read.
+answer rather than a reset, and one that goes on sending is no longer read. A connection that
+had sent nothing of a request (an idle one making room) is closed at once, and at most
+`MAX_LINGERING` linger at a time, so that refused connections hold few open files.
 
 Ray Serve does not expose uvicorn's protocol, so `kedro serve` hands these limits to the proxy
 process through Ray's own hook for it: `RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH` names
@@ -33,6 +37,7 @@ import json
 import logging
 import os
 import sys
+from collections import OrderedDict
 from http import HTTPStatus
 from typing import ClassVar
 
@@ -52,6 +57,7 @@ CALLBACK = "madewithml.serving.framing:install_from_environment"  # this module'
 # Seconds a refused connection's further bytes are read and dropped before it is closed.
 LINGER_S = 1.0
 LINGER_BYTES = 65536
+MAX_LINGERING = 100  # refused connections lingering at once (per proxy); the others close at once
 # Raw bytes an unfinished head may hold beyond `max_header_bytes`: its request line's method and
 # version, line ends and spaces around values, which the limit does not count.
 HEAD_SLACK_BYTES = 1024
@@ -82,6 +88,10 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     `protocol_with`)."""
 
     limits: ClassVar[HttpLimits]
+    # The connections without a request in progress, longest waiting first, and the refused
+    # ones lingering (per server: `protocol_with` gives each class its own).
+    waiting: ClassVar[OrderedDict]
+    lingering: ClassVar[set]
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -95,25 +105,45 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     # Connection -------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        if len(self.connections) >= self.limits.max_connections:
+        if len(self.connections) >= self.limits.max_connections and not self._evict_one():
             self.transport = transport
             self._refuse(
                 Refused(
                     HTTPStatus.SERVICE_UNAVAILABLE,
-                    f"the service holds {self.limits.max_connections} connections, its limit:"
-                    " retry later",
+                    f"the service's {self.limits.max_connections} connections all have a "
+                    "request in progress: retry later",
                 )
             )
             return
         super().connection_made(transport)
+        self.waiting[self] = None
         self._arm(self.limits.header_timeout_s, "header")
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        self.waiting.pop(self, None)
         if self._refused:
             self.connections.discard(self)
             return
         super().connection_lost(exc)
+
+    def _evict_one(self) -> bool:
+        """Close the connection that has waited longest without a request in progress, to
+        make room; False when there is none."""
+        while self.waiting:
+            oldest, _ = self.waiting.popitem(last=False)
+            if not oldest._refused and not oldest.transport.is_closing():
+                oldest._refuse(
+                    Refused(
+                        HTTPStatus.SERVICE_UNAVAILABLE,
+                        "closed to make room for a new connection: the service holds "
+                        f"{self.limits.max_connections} connections, its limit",
+                    ),
+                    # Nothing of a request unread (idle, or between requests): closed at once.
+                    linger=bool(oldest._head_bytes),
+                )
+                return True
+        return False
 
     def data_received(self, data: bytes) -> None:
         if self._refused:  # read and dropped while the connection lingers
@@ -180,6 +210,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._head_bytes = None
+        self.waiting.pop(self, None)  # a request in progress
         self._disarm()
         self._arm(self.limits.body_timeout_s, "body")
         super().on_headers_complete()
@@ -188,6 +219,11 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._disarm()
         self._head_bytes = 0  # the next request's head, if any, starts here
         super().on_message_complete()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing() and (self.cycle is None or self.cycle.response_complete):
+            self.waiting[self] = None  # idle on keep-alive (not a pipelined request's start)
 
     # Refusals ---------------------------------------------------------------------------
 
@@ -214,23 +250,37 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     def _invalid(self) -> None:
         self._refuse(Refused(HTTPStatus.BAD_REQUEST, "invalid HTTP request"))
 
-    def _refuse(self, refusal: Refused) -> None:
-        """Answer `refusal`, half-close, drop what still comes and close after `LINGER_S`."""
+    def _refuse(self, refusal: Refused, linger: bool = True) -> None:
+        """Answer `refusal`, half-close, drop what still comes and close after `LINGER_S` (at
+        once when not `linger`, or when `MAX_LINGERING` connections already linger)."""
         self._refused = True
         self._disarm()
         self.connections.discard(self)
+        self.waiting.pop(self, None)
         transport = self.transport
         if transport.is_closing():
             return
         transport.write(answer(refusal.status, refusal.detail))
+        if not linger or len(self.lingering) >= MAX_LINGERING:
+            transport.close()
+            return
         if transport.can_write_eof():
             transport.write_eof()
-        asyncio.get_running_loop().call_later(LINGER_S, transport.close)
+        self.lingering.add(self)
+        asyncio.get_running_loop().call_later(LINGER_S, self._close_lingering)
+
+    def _close_lingering(self) -> None:
+        self.lingering.discard(self)
+        self.transport.close()
 
 
 def protocol_with(limits: HttpLimits) -> type[LimitedHttpToolsProtocol]:
     """The protocol class that applies `limits`."""
-    return type("LimitedHttpToolsProtocol", (LimitedHttpToolsProtocol,), {"limits": limits})
+    return type(
+        "LimitedHttpToolsProtocol",
+        (LimitedHttpToolsProtocol,),
+        {"limits": limits, "waiting": OrderedDict(), "lingering": set()},
+    )
 
 
 def proxy_environment(limits: HttpLimits) -> dict[str, str]:
