@@ -73,9 +73,13 @@ def port():
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.01)
     assert server.started
+    SERVERS[sock.getsockname()[1]] = server
     yield sock.getsockname()[1]
     server.should_exit = True
     thread.join(10)
+
+
+SERVERS: dict[int, uvicorn.Server] = {}  # by port: what the server holds (its requests' tasks)
 
 
 def _connect(port: int) -> socket.socket:
@@ -224,6 +228,21 @@ def test_at_the_limit_with_every_connection_busy_a_new_one_gets_503(port):
         for sock in busy:  # each request finishes on its own connection (body_timeout_s 0.5)
             sock.sendall(b"67890")
         assert [_status(_read_all(sock)) for sock in busy] == [200] * len(busy)
+
+
+def test_a_request_refused_mid_body_leaves_no_task_behind(port):
+    """A chunked body that turns invalid after its first chunk: 400, and the app's request
+    ends (its receive() says the client has gone) rather than waiting for ever."""
+    with _connect(port) as sock:
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n")
+        sock.sendall(b"5\r\nhello\r\n")
+        time.sleep(0.1)  # the app is reading the body
+        sock.sendall(b"zz\r\nnot a chunk size\r\n")
+        assert _status(_read_all(sock)) == 400
+    deadline = time.monotonic() + 2
+    while SERVERS[port].server_state.tasks and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not SERVERS[port].server_state.tasks
 
 
 def test_an_idle_keep_alive_connection_is_closed_after_its_timeout(port):

@@ -242,9 +242,6 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         if self._refused or self.transport.is_closing():
             return
         seconds = self.limits.header_timeout_s if part == "header" else self.limits.body_timeout_s
-        if self.cycle is not None and not self.cycle.response_complete:
-            self.cycle.disconnected = True  # the app's receive() says the client has gone
-            self.cycle.message_event.set()
         self._refuse(Refused(HTTPStatus.REQUEST_TIMEOUT, f"no whole request {part} in {seconds} s"))
 
     def _invalid(self) -> None:
@@ -257,6 +254,9 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._disarm()
         self.connections.discard(self)
         self.waiting.pop(self, None)
+        if self.cycle is not None and not self.cycle.response_complete:
+            self.cycle.disconnected = True  # the app's receive() says the client has gone
+            self.cycle.message_event.set()
         transport = self.transport
         if transport.is_closing():
             return
