@@ -18,6 +18,7 @@ import psutil
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from servers import raw_status, read_until_closed
 
 from madewithml.serving.framing import MAX_LINGERING
 
@@ -161,26 +162,6 @@ def test_a_200_mb_chunked_body_neither_fills_memory_nor_stops_the_service(kedro_
     _alive(url)
 
 
-def _raw_answer(sock, deadline: float | None = None) -> bytes:
-    """What the service sends on `sock` until it closes it, the socket's timeout passes, or
-    the clock (`time.monotonic`) passes `deadline`."""
-    data = b""
-    try:
-        while True:
-            if deadline is not None:
-                sock.settimeout(max(deadline - time.monotonic(), 0.001))
-            if not (chunk := sock.recv(65536)):
-                break
-            data += chunk
-    except (ConnectionResetError, TimeoutError):
-        pass
-    return data
-
-
-def _raw_status(data: bytes) -> int | None:
-    return int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/1.1 ") else None
-
-
 def _connect(port: int):
     import socket  # noqa: PLC0415
 
@@ -196,7 +177,7 @@ def _huge_header(port: int) -> bytes:
                 sock.sendall(b"x" * 65536)
         except (BrokenPipeError, ConnectionResetError):
             pass
-        return _raw_answer(sock)
+        return read_until_closed(sock)
 
 
 def _slowloris(port: int) -> tuple[bytes, float]:
@@ -210,7 +191,7 @@ def _slowloris(port: int) -> tuple[bytes, float]:
                 time.sleep(0.5)
         except (BrokenPipeError, ConnectionResetError):
             pass
-        return _raw_answer(sock), time.perf_counter() - started
+        return read_until_closed(sock), time.perf_counter() - started
 
 
 def _flood(port: int, total: int, window: int) -> dict[str, int]:
@@ -225,7 +206,7 @@ def _flood(port: int, total: int, window: int) -> dict[str, int]:
             sock = open_.popleft()
             sock.setblocking(False)
             try:
-                answers[str(_raw_status(sock.recv(65536)))] += 1
+                answers[str(raw_status(sock.recv(65536)))] += 1
             except BlockingIOError:
                 answers["open"] += 1  # not closed by the service (yet)
             except ConnectionResetError:
@@ -233,7 +214,7 @@ def _flood(port: int, total: int, window: int) -> dict[str, int]:
             sock.close()
     deadline = time.monotonic() + 10 + 5  # conf/base: header_timeout_s 10
     for sock in open_:
-        answers[str(_raw_status(_raw_answer(sock, deadline)))] += 1
+        answers[str(raw_status(read_until_closed(sock, deadline)))] += 1
         sock.close()
     return dict(answers)
 
@@ -290,9 +271,9 @@ def test_kedro_serve_applies_the_http_limits_under_attack(kedro_served):
             "under_attack": round(1000 * sorted(s for _, s in attacked)[len(attacked) // 2]),
         },
         "predict_under_attack": {"answered": statuses.count(200), "all": len(statuses)},
-        "huge_header": _raw_status(header_answer),
+        "huge_header": raw_status(header_answer),
         "idle_connections": flooded,
-        "slowloris": {"status": _raw_status(slow_answer), "seconds": round(slow_seconds, 1)},
+        "slowloris": {"status": raw_status(slow_answer), "seconds": round(slow_seconds, 1)},
         "proxy_and_replica_rss_mb": {"before": before // 2**20, "peak": peak // 2**20},
         "proxy_open_files": {"before": files[0], "peak": max(files)},
     }

@@ -17,6 +17,7 @@ import pytest
 import uvicorn
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from servers import raw_status, read_until_closed
 from uvicorn import config as uvicorn_config
 
 from madewithml.serving.framing import (
@@ -86,21 +87,6 @@ def _connect(port: int) -> socket.socket:
     return socket.create_connection(("127.0.0.1", port), timeout=5)
 
 
-def _read_all(sock: socket.socket) -> bytes:
-    """What the server sends until it closes the connection."""
-    data = b""
-    try:
-        while chunk := sock.recv(65536):
-            data += chunk
-    except (ConnectionResetError, TimeoutError):
-        pass
-    return data
-
-
-def _status(data: bytes) -> int | None:
-    return int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/1.1 ") else None
-
-
 def _head(fields: list[tuple[str, str]], target: str = "/", close: bool = True) -> bytes:
     lines = [f"GET {target} HTTP/1.1", *(f"{name}: {value}" for name, value in fields)]
     if close:
@@ -111,7 +97,7 @@ def _head(fields: list[tuple[str, str]], target: str = "/", close: bool = True) 
 def _exchange(port: int, raw: bytes) -> bytes:
     with _connect(port) as sock:
         sock.sendall(raw)
-        return _read_all(sock)
+        return read_until_closed(sock)
 
 
 def test_requests_within_the_limits_are_answered_on_one_connection(port):
@@ -121,7 +107,7 @@ def test_requests_within_the_limits_are_answered_on_one_connection(port):
                 b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
             )
             answer = sock.recv(65536)
-            assert _status(answer) == 200
+            assert raw_status(answer) == 200
             assert answer.endswith(json.dumps({"bytes": len(body)}).encode())
 
 
@@ -138,7 +124,7 @@ def test_a_head_is_answered_if_and_only_if_it_is_within_both_limits(port, target
     size = len(target) + sum(len(name) + len(value) + 4 for name, value in fields)
     within = size <= LIMITS.max_header_bytes and len(fields) <= LIMITS.max_headers
     answer = _exchange(port, _head(fields, target, close=False))
-    assert _status(answer) == (200 if within else 431), (size, len(fields), answer[:200])
+    assert raw_status(answer) == (200 if within else 431), (size, len(fields), answer[:200])
     if not within:
         assert b"request target and headers" in answer or b"header fields" in answer
 
@@ -153,7 +139,7 @@ def test_the_limits_are_exact(port, over):
     sized = _exchange(port, _head([*fields, ("X-Pad", "p" * padding)], close=False))
     counted = [("Host", "a"), *((f"X-{i}", "v") for i in range(LIMITS.max_headers - 2 + over))]
     numbered = _exchange(port, _head(counted))
-    assert (_status(sized), _status(numbered)) == ((431, 431) if over else (200, 200))
+    assert (raw_status(sized), raw_status(numbered)) == ((431, 431) if over else (200, 200))
 
 
 def test_a_200_mb_header_is_refused_once_past_the_limit_and_not_read(port):
@@ -170,8 +156,8 @@ def test_a_200_mb_header_is_refused_once_past_the_limit_and_not_read(port):
             pass
         # The server stopped the connection long before: the kernel's buffers hold the rest.
         assert sent < 16 * 2**20
-        answer = _read_all(sock)
-    assert _status(answer) == 431
+        answer = read_until_closed(sock)
+    assert raw_status(answer) == 431
     assert f"over {LIMITS.max_header_bytes} bytes".encode() in answer
     assert LIMITS.max_header_bytes + HEAD_SLACK_BYTES < 16 * 2**20
 
@@ -179,7 +165,7 @@ def test_a_200_mb_header_is_refused_once_past_the_limit_and_not_read(port):
 def test_slow_and_idle_clients_get_408_and_lose_their_connection(port):
     started = time.monotonic()
     with _connect(port) as idle:  # connects and says nothing
-        assert _status(_read_all(idle)) == 408
+        assert raw_status(read_until_closed(idle)) == 408
     assert time.monotonic() - started < LIMITS.header_timeout_s + 2
     with _connect(port) as slowloris:  # one header byte at a time, never the end of its head
         slowloris.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n")
@@ -191,13 +177,13 @@ def test_slow_and_idle_clients_get_408_and_lose_their_connection(port):
                 time.sleep(0.05)
         except (BrokenPipeError, ConnectionResetError):
             pass
-        answer = _read_all(slowloris)
-        assert _status(answer) == 408
+        answer = read_until_closed(slowloris)
+        assert raw_status(answer) == 408
         assert b"no whole request header" in answer
     with _connect(port) as slow_body:  # its head, then half its body
         slow_body.sendall(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n" + b"x" * 50)
-        answer = _read_all(slow_body)
-        assert _status(answer) == 408
+        answer = read_until_closed(slow_body)
+        assert raw_status(answer) == 408
         assert b"no whole request body" in answer
 
 
@@ -209,11 +195,11 @@ def test_at_the_connection_limit_a_new_client_takes_the_place_of_the_longest_idl
         for _ in range(LIMITS.max_connections):
             held.append(stack.enter_context(_connect(port)))
             time.sleep(0.01)  # in this order
-        assert _status(_exchange(port, _head([("Host", "a")]))) == 200
-        assert b"closed to make room" in _read_all(held[0])  # the longest idle went
+        assert raw_status(_exchange(port, _head([("Host", "a")]))) == 200
+        assert b"closed to make room" in read_until_closed(held[0])  # the longest idle went
         for sock in held[2:]:  # the others (one more went for the exchange's own) are served
             sock.sendall(_head([("Host", "a")]))
-            assert _status(_read_all(sock)) == 200
+            assert raw_status(read_until_closed(sock)) == 200
 
 
 def test_at_the_limit_with_every_connection_busy_a_new_one_gets_503(port):
@@ -223,11 +209,11 @@ def test_at_the_limit_with_every_connection_busy_a_new_one_gets_503(port):
             sock.sendall(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n12345")
         time.sleep(0.1)
         refused = _exchange(port, _head([("Host", "a")]))
-        assert _status(refused) == 503
+        assert raw_status(refused) == 503
         assert b"all have a request in progress" in refused
         for sock in busy:  # each request finishes on its own connection (body_timeout_s 0.5)
             sock.sendall(b"67890")
-        assert [_status(_read_all(sock)) for sock in busy] == [200] * len(busy)
+        assert [raw_status(read_until_closed(sock)) for sock in busy] == [200] * len(busy)
 
 
 def test_a_request_refused_mid_body_leaves_no_task_behind(port):
@@ -238,7 +224,7 @@ def test_a_request_refused_mid_body_leaves_no_task_behind(port):
         sock.sendall(b"5\r\nhello\r\n")
         time.sleep(0.1)  # the app is reading the body
         sock.sendall(b"zz\r\nnot a chunk size\r\n")
-        assert _status(_read_all(sock)) == 400
+        assert raw_status(read_until_closed(sock)) == 400
     deadline = time.monotonic() + 2
     while SERVERS[port].server_state.tasks and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -249,7 +235,7 @@ def test_an_idle_keep_alive_connection_is_closed_after_its_timeout(port):
     with _connect(port) as sock:
         sock.sendall(_head([("Host", "a")], close=False))
         first = sock.recv(65536)
-        assert _status(first) == 200
+        assert raw_status(first) == 200
         started = time.monotonic()
         assert sock.recv(65536) == b""  # closed by the server, not by our timeout
         assert time.monotonic() - started < LIMITS.keep_alive_timeout_s + 2
