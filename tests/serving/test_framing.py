@@ -37,6 +37,7 @@ LIMITS = HttpLimits(
     header_timeout_s=0.5,
     body_timeout_s=0.5,
     keep_alive_timeout_s=1,
+    proxy_health_check_period_s=1.0,
 )
 
 
@@ -267,6 +268,8 @@ def test_the_variables_for_a_cluster_s_nodes_come_from_serving_yml():
     assert variables[CALLBACK_VARIABLE] == "madewithml.serving.framing:install_from_environment"
     limits = HttpLimits.model_validate_json(variables[LIMITS_VARIABLE])
     assert limits.max_header_bytes == 16384 and limits.max_connections == 1000
+    # Ray Serve's controller reads its own variable: a dead proxy is restarted after 3 x 1 s.
+    assert float(variables["RAY_SERVE_PROXY_HEALTH_CHECK_PERIOD_S"]) == 1.0
 
 
 @pytest.mark.parametrize(

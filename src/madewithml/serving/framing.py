@@ -54,6 +54,8 @@ logger = logging.getLogger(__name__)
 CALLBACK_VARIABLE = "RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH"
 LIMITS_VARIABLE = "MADEWITHML_HTTP_LIMITS"
 CALLBACK = "madewithml.serving.framing:install_from_environment"  # this module's, when run too
+# Ray Serve's controller restarts a proxy after three failed health checks this far apart.
+HEALTH_CHECK_VARIABLE = "RAY_SERVE_PROXY_HEALTH_CHECK_PERIOD_S"
 # Seconds a refused connection's further bytes are read and dropped before it is closed.
 LINGER_S = 1.0
 LINGER_BYTES = 65536
@@ -284,10 +286,12 @@ def protocol_with(limits: HttpLimits) -> type[LimitedHttpToolsProtocol]:
 
 
 def proxy_environment(limits: HttpLimits) -> dict[str, str]:
-    """The variables that make a Ray started with them apply `limits` in its Serve proxy."""
+    """The variables that make a Ray started with them apply `limits` in its Serve proxy, and
+    restart a proxy that died after `limits.proxy_health_check_period_s` × 3."""
     return {
         CALLBACK_VARIABLE: CALLBACK,
         LIMITS_VARIABLE: limits.model_dump_json(),
+        HEALTH_CHECK_VARIABLE: str(limits.proxy_health_check_period_s),
     }
 
 

@@ -70,6 +70,9 @@ class HttpLimits(BaseModel):
     header_timeout_s: Annotated[float, Field(gt=0)]
     body_timeout_s: Annotated[float, Field(gt=0)]
     keep_alive_timeout_s: Annotated[int, Field(ge=1)]  # Ray Serve's own option
+    # How often Ray Serve's controller checks the proxy (Ray's own variable): a dead proxy is
+    # restarted after three failed checks.
+    proxy_health_check_period_s: Annotated[float, Field(gt=0)]
 
 
 class Batching(BaseModel):
