@@ -276,7 +276,7 @@ SERVING = {
         "logging_config": {"log_level": "WARNING", "enable_access_log": False},
     },
     # No line per request into the test session's console (the kedro serve test checks them).
-    "request_log": None,
+    "access_log": None,
 }
 
 

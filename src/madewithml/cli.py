@@ -145,7 +145,7 @@ def serve(
         raise click.ClickException(
             f"cannot serve the model {dataset.model_uri}: {lines[0]}"
         ) from None
-    request_log = _request_log(serving.get("request_log"))
+    access_log = _access_log(serving.get("access_log"))
     http_limits = HttpLimits.model_validate(serving["http"])
     # Ray's processes inherit them: the Serve proxy of a Ray started here applies the limits.
     os.environ.update(proxy_environment(http_limits))
@@ -161,7 +161,7 @@ def serve(
         url = start_service(
             {
                 **{key: serving[key] for key in ("limits", "batching", "deployment")},
-                "request_log": request_log,
+                "access_log": access_log,
                 "model_uri": uri,
                 "tracking_uri": tracking_uri,
                 "threshold": threshold,  # None: the model's own
@@ -171,8 +171,8 @@ def serve(
             keep_alive_timeout_s=http_limits.keep_alive_timeout_s,
         )
         click.echo(f"serving {uri} at {url} (OpenAPI docs at {url}/docs); Ctrl-C stops it")
-        if request_log:
-            click.echo(f"one line per request in {request_log}")
+        if access_log:
+            click.echo(f"one line per request in {access_log}")
         while True:
             time.sleep(1)
     except KeyboardInterrupt:
@@ -186,8 +186,8 @@ def serve(
             ray.shutdown()
 
 
-def _request_log(path: str | None) -> str | None:
-    """The request log's absolute path (a relative one is the project's: `kedro` runs in its
+def _access_log(path: str | None) -> str | None:
+    """The access log's absolute path (a relative one is the project's: `kedro` runs in its
     root), or None for none."""
     from pathlib import Path  # noqa: PLC0415
 

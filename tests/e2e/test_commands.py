@@ -71,8 +71,8 @@ def test_kedro_serve_serves_the_champion_on_loopback_with_the_shipped_limits_unt
     env = kedro_env(tiny_champion_project, tiny_champion_project)
     env.pop("RAY_ADDRESS", None)
     before = ray_processes()
-    request_log = tiny_champion_project / "logs/requests.log"
-    logged = len(request_log.read_text()) if request_log.exists() else 0  # other tests' lines
+    access_log = tiny_champion_project / "logs/access.log"
+    logged = len(access_log.read_text()) if access_log.exists() else 0  # other tests' lines
     process = start(
         ["kedro", "serve", "--port", str(port), "--threshold", "0.0"], tiny_champion_project, env
     )
@@ -103,11 +103,11 @@ def test_kedro_serve_serves_the_champion_on_loopback_with_the_shipped_limits_unt
     assert "stopping" in output
     assert process.returncode == 0, output[-4000:]
     assert not alive(ray_processes() - before)  # its own Ray went with it
-    # one line per request (serving.request_log), in its file and not on the console: method,
+    # one line per request (serving.access_log), in its file and not on the console: method,
     # path, status, latency, projects
-    assert f"one line per request in {tiny_champion_project / 'logs/requests.log'}" in output
+    assert f"one line per request in {tiny_champion_project / 'logs/access.log'}" in output
     assert "POST /predict" not in output
-    log = request_log.read_text()[logged:]
+    log = access_log.read_text()[logged:]
     posts = re.findall(r"POST /predict (\d{3}) [\d.]+ ms projects=(\S+)", log)
     assert posts == [
         ("200", "1"),
@@ -166,7 +166,7 @@ def test_kedro_serve_on_a_joined_ray_removes_only_its_own_application(
             },
             "batching": {"max_batch_projects": 4, "wait_s": 0.0},
             "deployment": {"ray_actor_options": {"num_cpus": 0}},
-            "request_log": None,
+            "access_log": None,
         }
     )
     serve.run(other, name="other", route_prefix="/other", blocking=False)

@@ -19,15 +19,15 @@ from madewithml.serving.guard import (
     MAX_LOGGED_CHARS,
     RequestGuard,
     UniqueKeysRoute,
+    access_logger,
     printable,
-    requests_log,
 )
 from madewithml.serving.schemas import ServiceConfig
 
 LIMIT = 1000
 
 
-def _app(request_log: str | None = None) -> FastAPI:
+def _app(access_log: str | None = None) -> FastAPI:
     app = FastAPI()
     app.state.config = ServiceConfig(
         model_uri="models:/m/1",
@@ -38,7 +38,7 @@ def _app(request_log: str | None = None) -> FastAPI:
             "max_request_chars": 600,
         },
         batching={"max_batch_projects": 4},
-        request_log=request_log,
+        access_log=access_log,
     )
 
     @app.post("/echo")
@@ -127,14 +127,14 @@ def test_a_get_is_not_checked():
     assert _send(_app(), "GET", "/").json() == {"status": "ok"}
 
 
-@pytest.mark.parametrize("request_log", ["requests.log", None])
-def test_one_log_line_per_request_when_asked(caplog, request_log):
-    app = _app(request_log=request_log)
-    with caplog.at_level(logging.INFO, logger=requests_log.name):
+@pytest.mark.parametrize("access_log", ["access.log", None])
+def test_one_log_line_per_request_when_asked(caplog, access_log):
+    app = _app(access_log=access_log)
+    with caplog.at_level(logging.INFO, logger=access_logger.name):
         _send(app, "POST", "/echo", content=b"{}", headers=JSON)
         _send(app, "POST", "/echo", content=b"x" * (LIMIT + 1), headers=JSON)
-    lines = [r.getMessage() for r in caplog.records if r.name == requests_log.name]
-    if not request_log:
+    lines = [r.getMessage() for r in caplog.records if r.name == access_logger.name]
+    if not access_log:
         assert lines == []
         return
     assert [line.split(" ")[:3] for line in lines] == [
@@ -144,15 +144,15 @@ def test_one_log_line_per_request_when_asked(caplog, request_log):
     assert lines[0].endswith("projects=1") and lines[1].endswith("projects=-")
 
 
-def test_the_request_log_is_written_to_its_file_by_a_background_thread(tmp_path, monkeypatch):
-    from madewithml.serving.guard import log_requests_to  # noqa: PLC0415
+def test_the_access_log_is_written_to_its_file_by_a_background_thread(tmp_path, monkeypatch):
+    from madewithml.serving.guard import log_access_to  # noqa: PLC0415
 
-    monkeypatch.setattr(requests_log, "handlers", [])
-    monkeypatch.setattr(requests_log, "propagate", True)
-    path = tmp_path / "logs" / "requests.log"
-    assert log_requests_to(path) is not None
-    assert log_requests_to(tmp_path / "other.log") is None  # once per process
-    app = _app(request_log=str(path))
+    monkeypatch.setattr(access_logger, "handlers", [])
+    monkeypatch.setattr(access_logger, "propagate", True)
+    path = tmp_path / "logs" / "access.log"
+    assert log_access_to(path) is not None
+    assert log_access_to(tmp_path / "other.log") is None  # once per process
+    app = _app(access_log=str(path))
     for _ in range(3):
         _send(app, "POST", "/echo", content=b"{}", headers=JSON)
     deadline = time.monotonic() + 10  # written by the background thread, soon after
@@ -166,7 +166,7 @@ def test_the_request_log_is_written_to_its_file_by_a_background_thread(tmp_path,
 
 @settings(max_examples=100, deadline=None)
 @given(path=st.text(min_size=1, max_size=300))
-def test_no_path_forges_or_breaks_a_line_of_the_request_log(path):
+def test_no_path_forges_or_breaks_a_line_of_the_access_log(path):
     """Issue 26: `%0a` in a path forged a line in the replica's log. A property over any
     Unicode: what is logged of a path is one line of printable text, at most 203 characters,
     from which the path can be told (its start, escaped)."""
@@ -177,10 +177,10 @@ def test_no_path_forges_or_breaks_a_line_of_the_request_log(path):
 
 
 def test_a_path_with_a_line_break_is_logged_on_one_line(caplog):
-    app = _app(request_log="requests.log")
-    with caplog.at_level(logging.INFO, logger=requests_log.name):
+    app = _app(access_log="access.log")
+    with caplog.at_level(logging.INFO, logger=access_logger.name):
         _send(app, "GET", "/%0a2026-12-06 forged GET / 200")
-    (line,) = [r.getMessage() for r in caplog.records if r.name == requests_log.name]
+    (line,) = [r.getMessage() for r in caplog.records if r.name == access_logger.name]
     assert line.startswith("GET /\\n2026-12-06 forged GET / 200 404 ")
 
 

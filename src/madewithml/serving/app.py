@@ -28,7 +28,7 @@ from madewithml.core.pyfunc import THRESHOLD_PARAM
 from madewithml.evaluation.scoring import evaluate
 from madewithml.serving.answers import answers
 from madewithml.serving.batcher import Batcher
-from madewithml.serving.guard import RequestGuard, UniqueKeysRoute, log_requests_to
+from madewithml.serving.guard import RequestGuard, UniqueKeysRoute, log_access_to
 from madewithml.serving.schemas import LabelledProject, Prediction, Project, ServiceConfig
 from madewithml.serving.timings import ServiceStats
 from madewithml.shipping.loading import load_model
@@ -89,8 +89,8 @@ class TagService:
         self.replica = serve.get_replica_context().replica_id.unique_id
         app.state.config = config
         app.state.stats = self.stats
-        if config.request_log is not None:
-            log_requests_to(config.request_log)
+        if config.access_log is not None:
+            log_access_to(config.access_log)
         self.batcher = Batcher(
             self._predict_rows,
             config.batching.max_batch_projects,
@@ -190,7 +190,7 @@ class TagService:
 
 def build_app(args: dict[str, Any]) -> Application:
     """The Ray Serve application: `args` are `ServiceConfig`'s fields (`model_uri`,
-    `tracking_uri`, `threshold` (None: the model's own), `limits`, `batching`, `request_log`,
+    `tracking_uri`, `threshold` (None: the model's own), `limits`, `batching`, `access_log`,
     `deployment`), checked here."""
     config = ServiceConfig.model_validate(args)
     return TagService.options(**config.deployment).bind(config)

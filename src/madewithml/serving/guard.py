@@ -1,5 +1,5 @@
 """The HTTP request guard (ASGI middleware): content type, body size whatever the framing, no
-query parameters, and the request log: one line per request, written to a file by a background
+query parameters, and the access log: one line per request, written to a file by a background
 thread. And JSON bodies without a key given twice (`UniqueKeysRoute`)."""
 
 import atexit
@@ -18,18 +18,18 @@ from fastapi.routing import APIRoute
 
 from madewithml.serving.schemas import ServiceConfig
 
-# One line per request (method, path, status, latency, projects) when `request_log` names a file.
-requests_log = logging.getLogger("madewithml.serving.requests")
+# One line per request (method, path, status, latency, projects) when `access_log` names a file.
+access_logger = logging.getLogger("madewithml.serving.access")
 
 
-def log_requests_to(path: str | Path) -> QueueListener | None:
-    """Append `requests_log`'s lines to the file `path` (its folder made if need be). A request
+def log_access_to(path: str | Path) -> QueueListener | None:
+    """Append `access_logger`'s lines to the file `path` (its folder made if need be). A request
     only puts its line on a queue; a background thread writes them, so no request waits for the
     disk, and nothing goes through Ray's log pipeline to the driver's console (which cost ~14 ms
     of CPU per request at concurrency 32, docs/benchmarks.md#serving). Lines still queued at
     exit are written then. Once per process: a second call changes nothing (and returns None);
     the first returns the thread that writes."""
-    if requests_log.handlers:
+    if access_logger.handlers:
         return None
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(path, encoding="utf-8")
@@ -38,9 +38,9 @@ def log_requests_to(path: str | Path) -> QueueListener | None:
     listener = QueueListener(lines, handler)
     listener.start()
     atexit.register(listener.stop)  # flushes what is queued
-    requests_log.addHandler(QueueHandler(lines))
-    requests_log.setLevel(logging.INFO)
-    requests_log.propagate = False
+    access_logger.addHandler(QueueHandler(lines))
+    access_logger.setLevel(logging.INFO)
+    access_logger.propagate = False
     return listener
 
 
@@ -64,7 +64,7 @@ def printable(text: str) -> str:
 class RequestGuard:
     """ASGI middleware: POST bodies must be JSON (415), at most `max_body_bytes` long whatever
     their framing (413, counted while the body streams in, so a chunked body is never read
-    whole), and one log line per request when `request_log` is on."""
+    whole), and one log line per request when `access_log` is on."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -96,8 +96,8 @@ class RequestGuard:
             stats = getattr(scope["app"].state, "stats", None)
             if stats is not None:
                 stats.record(marks)
-            if config is not None and config.request_log is not None:
-                requests_log.info(
+            if config is not None and config.access_log is not None:
+                access_logger.info(
                     "%s %s %d %.1f ms projects=%s",
                     scope["method"],
                     printable(scope["path"]),

@@ -90,5 +90,5 @@ class ServiceConfig(BaseModel):
     limits: Limits
     batching: Batching
     # A file that gets one line per request (method, path, status, latency, projects); None: none.
-    request_log: str | None = None
+    access_log: str | None = None
     deployment: dict[str, Any] = Field(default_factory=dict)  # serve.deployment options
