@@ -296,7 +296,13 @@ def tiny_model(tiny_champion_project):
 
 
 @pytest.fixture(scope="module")
-def service(ray_session, tiny_model):
+def service_request_log(tmp_path_factory) -> Path:
+    """The folder of `service`'s request log (written quickly: every 0.1 s)."""
+    return tmp_path_factory.mktemp("request_log") / "requests"
+
+
+@pytest.fixture(scope="module")
+def service(ray_session, tiny_model, service_request_log):
     """The base URL of a running service over the tiny champion, threshold 0.5 (one per test
     module: Serve does not idle on the test session's cores in between)."""
     from ray import serve  # noqa: PLC0415
@@ -305,8 +311,21 @@ def service(ray_session, tiny_model):
 
     tracking, model_uri = tiny_model
     serve.shutdown()  # a fresh Serve with this port, whatever ran on the session's Ray before
+    request_log = {
+        "path": str(service_request_log),
+        "store_text": True,
+        "flush_interval_s": 0.1,
+        "flush_rows": 1000,
+        "max_buffered_rows": 10_000,
+    }
     url = start_service(
-        {**SERVING, "model_uri": model_uri, "tracking_uri": tracking, "threshold": 0.5},
+        {
+            **SERVING,
+            "model_uri": model_uri,
+            "tracking_uri": tracking,
+            "threshold": 0.5,
+            "request_log": request_log,
+        },
         host="127.0.0.1",
         port=free_port(),
     )

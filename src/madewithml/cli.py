@@ -12,7 +12,7 @@ import logging
 import os
 import signal
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 import click
 
@@ -38,18 +38,32 @@ def cli() -> None:
     """madewithml's project commands."""
 
 
-def _project(env: str | None, model_uri: str | None) -> tuple[Any, Any, str]:
+class _Project(NamedTuple):
     """The project as `kedro run` sees it: its config loader, the logged model it answers with
-    (the catalog's `inference_model`: the registry's champion unless `model_uri` is given, as
-    `--params=inference.model_uri=...` would), and the MLflow tracking URI kedro-mlflow set."""
+    (the catalog's `inference_model`: the registry's champion unless `--model-uri` is given, as
+    `--params=inference.model_uri=...` would), the MLflow tracking URI kedro-mlflow set, and
+    where the request log is (the catalog's `request_log`)."""
+
+    config_loader: Any
+    model: Any
+    tracking_uri: str
+    request_log_path: str
+
+
+def _project(env: str | None, model_uri: str | None) -> _Project:
+    """The project (`_Project`) of configuration environment `env`."""
     import mlflow  # noqa: PLC0415
     from kedro.framework.session import KedroSession  # noqa: PLC0415
 
     runtime_params = {"inference": {"model_uri": model_uri}} if model_uri else None
     with KedroSession.create(env=env, runtime_params=runtime_params) as session:
         context = session.load_context()  # kedro-mlflow's hook sets the tracking URI here
-        model = context.catalog.get("inference_model")
-        return context.config_loader, model, mlflow.get_tracking_uri()
+        return _Project(
+            context.config_loader,
+            context.catalog.get("inference_model"),
+            mlflow.get_tracking_uri(),
+            context.catalog.get("request_log").path,
+        )
 
 
 def _quiet() -> None:
@@ -83,7 +97,7 @@ def predict(
     from madewithml.serving.answers import answers  # noqa: PLC0415
 
     _quiet()
-    _, dataset, _ = _project(env, model_uri)
+    dataset = _project(env, model_uri).model
     uri = dataset.model_uri
     frame = pd.DataFrame([{"title": title, "description": description}])
     try:
@@ -135,7 +149,7 @@ def serve(
     from madewithml.shipping.loading import ModelNotLoadedError, check_model_files  # noqa: PLC0415
     from madewithml.shipping.registry import pinned_model_uri  # noqa: PLC0415
 
-    config_loader, dataset, tracking_uri = _project(env, model_uri)
+    config_loader, dataset, tracking_uri, request_log_path = _project(env, model_uri)
     serving = dict(config_loader["serving"]["serving"])
     try:  # before Ray: a missing or damaged model in one line, not in each replica's traceback
         uri = pinned_model_uri(dataset.model_uri)
@@ -146,6 +160,7 @@ def serve(
             f"cannot serve the model {dataset.model_uri}: {lines[0]}"
         ) from None
     access_log = _access_log(serving.get("access_log"))
+    request_log = _request_log(serving.get("request_log"), request_log_path)
     http_limits = HttpLimits.model_validate(serving["http"])
     # Ray's processes inherit them: the Serve proxy of a Ray started here applies the limits.
     os.environ.update(proxy_environment(http_limits))
@@ -162,6 +177,7 @@ def serve(
             {
                 **{key: serving[key] for key in ("limits", "batching", "deployment")},
                 "access_log": access_log,
+                "request_log": request_log,
                 "model_uri": uri,
                 "tracking_uri": tracking_uri,
                 "threshold": threshold,  # None: the model's own
@@ -173,6 +189,8 @@ def serve(
         click.echo(f"serving {uri} at {url} (OpenAPI docs at {url}/docs); Ctrl-C stops it")
         if access_log:
             click.echo(f"one line per request in {access_log}")
+        if request_log:
+            click.echo(f"what it answers recorded in {request_log['path']}")
         while True:
             time.sleep(1)
     except KeyboardInterrupt:
@@ -192,6 +210,20 @@ def _access_log(path: str | None) -> str | None:
     from pathlib import Path  # noqa: PLC0415
 
     return str(Path(path).resolve()) if path else None
+
+
+def _request_log(settings: dict[str, Any] | None, path: str) -> dict[str, Any] | None:
+    """`serving.request_log` for the service, writing to `path` (the catalog's `request_log`;
+    a local path made absolute, since replicas may run elsewhere); None when not enabled."""
+    from pathlib import Path  # noqa: PLC0415
+
+    import fsspec  # noqa: PLC0415
+
+    if not settings or not settings.get("enabled"):
+        return None
+    if isinstance(fsspec.core.url_to_fs(path)[0], fsspec.implementations.local.LocalFileSystem):
+        path = str(Path(fsspec.core.strip_protocol(path)).resolve())
+    return {key: value for key, value in settings.items() if key != "enabled"} | {"path": path}
 
 
 def _interrupt(signum: int, frame: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -47,6 +48,7 @@ def test_health_and_run_id_name_the_served_model(service, tiny_model, pyfunc):
     assert health["status"] == "ok"
     assert health["replica"]  # whose statistics these are (each replica counts its own)
     assert health["model_uri"] == tiny_model[1] == "models:/madewithml-tagger/1"
+    assert (health["model_name"], health["model_version"]) == ("madewithml-tagger", "1")
     assert health["run_id"] == pyfunc.metadata.run_id
     assert httpx.get(service + "/run_id").json() == {"run_id": pyfunc.metadata.run_id}
 
@@ -87,6 +89,48 @@ def test_concurrent_requests_are_batched_and_each_gets_its_own_answer(service, p
         for phase in after["stats"]["seconds"]
     }
     assert all(value > 0 for value in seconds.values()), seconds
+
+
+def test_every_answer_is_in_the_request_log_under_its_request_id(
+    service, service_request_log, pyfunc
+):
+    """One row per project answered, with what was answered, by which model version and
+    replica, in the order of the request; read back through the catalog's dataset class."""
+    from madewithml.datasets import RequestLogDataset  # noqa: PLC0415
+
+    answered = {}
+    for body in (PROJECTS, PROJECT):
+        response = httpx.post(service + "/predict", json=body)
+        assert response.status_code == 200
+        answered[response.headers["x-request-id"]] = (body, response.json())
+    assert len(answered) == 2  # a new id per request
+    # A client's own id is the id of its rows.
+    response = httpx.post(service + "/predict", json=PROJECT, headers={"X-Request-ID": "mine-1"})
+    assert response.headers["x-request-id"] == "mine-1"
+    answered["mine-1"] = (PROJECT, response.json())
+    log = RequestLogDataset(path=str(service_request_log))
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        rows = log.load()
+        rows = rows[rows["request_id"].isin(list(answered))]
+        if len(rows) == len(PROJECTS) + 2:
+            break
+        time.sleep(0.2)
+    health = httpx.get(service + "/").json()
+    for request_id, (body, answer) in answered.items():
+        mine = rows[rows["request_id"] == request_id].sort_values("item")
+        projects = body if isinstance(body, list) else [body]
+        answers = answer if isinstance(answer, list) else [answer]
+        assert list(mine["title"]) == [p["title"] for p in projects]
+        assert list(mine["description"]) == [p["description"] for p in projects]
+        assert list(mine["prediction"]) == [a["prediction"] for a in answers]
+        for logged, given in zip(mine["probabilities"], answers, strict=True):
+            assert logged == given["probabilities"]
+        assert list(mine["top_probability"]) == [max(a["probabilities"].values()) for a in answers]
+        assert set(mine["model_version"]) == {"1"} and set(mine["run_id"]) == {health["run_id"]}
+        assert set(mine["replica"]) == {health["replica"]}
+        assert (mine["latency_ms"] > 0).all()
+    assert health["request_log"]["failed_writes"] == 0
 
 
 def test_evaluate_returns_the_evaluation_pipelines_metrics(service, pyfunc):

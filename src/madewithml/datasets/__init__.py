@@ -10,6 +10,7 @@
 - `model`: the model that ships, any logged model by URI, the registry's champion alias.
 - `tracking`: metrics logged to MLflow, and where the active MLflow run is.
 - `engine_csv`: batch inference's CSVs as pandas or a streaming Ray Dataset.
+- `request_log`: what the service answered, read back (`kedro serve` writes it).
 """
 
 from madewithml.datasets.atomic import (
@@ -27,6 +28,7 @@ from madewithml.datasets.model import (
     RegisteredModelAliasDataset,
 )
 from madewithml.datasets.raw import RawCSVDataset
+from madewithml.datasets.request_log import RequestLogDataset
 from madewithml.datasets.tables import TokenizedProjectsDataset
 from madewithml.datasets.tracking import MlflowMetricsDataset, MlflowRunDataset
 from madewithml.datasets.transaction import RunInProgressError, RunLock, RunTransaction
@@ -44,6 +46,7 @@ __all__ = [
     "MlflowTaggerDataset",
     "RawCSVDataset",
     "RegisteredModelAliasDataset",
+    "RequestLogDataset",
     "RunInProgressError",
     "RunLock",
     "RunTransaction",

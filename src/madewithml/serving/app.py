@@ -15,10 +15,11 @@ KubeRay config (`import_path: madewithml.serving.app:build_app`, `args:` the sam
 import asyncio
 import logging
 import time
+import uuid
 from typing import Any
 
 import pandas as pd
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from ray import serve
@@ -26,6 +27,7 @@ from ray.serve import Application
 
 from madewithml.core.pyfunc import THRESHOLD_PARAM
 from madewithml.evaluation.scoring import evaluate
+from madewithml.monitoring.request_log import RequestLogWriter, answer_rows, now
 from madewithml.serving.answers import answers
 from madewithml.serving.batcher import Batcher
 from madewithml.serving.guard import RequestGuard, UniqueKeysRoute, log_access_to
@@ -35,6 +37,7 @@ from madewithml.shipping.loading import load_model
 
 logger = logging.getLogger(__name__)
 APP_NAME = "madewithml"
+REQUEST_ID_HEADER = "x-request-id"
 
 
 app = FastAPI(
@@ -67,6 +70,17 @@ async def _invalid_request(request: Request, error: RequestValidationError) -> J
 app.add_middleware(RequestGuard)
 
 
+def model_version(model_uri: str) -> dict[str, str | None]:
+    """`model_name` and `model_version` of a registry URI pinned to a version
+    (`models:/<name>/<version>`, as `kedro serve` pins the champion); None for other URIs.
+    (Defined before the deployment: Ray Serve serializes the class where it is defined, with
+    the functions its methods use as they are then.)"""
+    name, _, version = model_uri.removeprefix("models:/").rpartition("/")
+    if model_uri.startswith("models:/") and name and version.isdigit():
+        return {"model_name": name, "model_version": version}
+    return {"model_name": None, "model_version": None}
+
+
 @serve.deployment
 @serve.ingress(app)
 class TagService:
@@ -87,6 +101,18 @@ class TagService:
         )
         self.stats = ServiceStats()  # where /predict requests' time goes (the guard records)
         self.replica = serve.get_replica_context().replica_id.unique_id
+        self.identity = {**model_version(config.model_uri), "run_id": self.model.metadata.run_id}
+        self.request_log = (
+            None
+            if config.request_log is None
+            else RequestLogWriter(
+                config.request_log.path,
+                self.replica,
+                flush_interval_s=config.request_log.flush_interval_s,
+                flush_rows=config.request_log.flush_rows,
+                max_buffered_rows=config.request_log.max_buffered_rows,
+            )
+        )
         app.state.config = config
         app.state.stats = self.stats
         if config.access_log is not None:
@@ -106,9 +132,10 @@ class TagService:
             "status": "ok",
             "replica": self.replica,
             "model_uri": self.config.model_uri,
-            "run_id": self.model.metadata.run_id,
+            **self.identity,
             "threshold": self.threshold,
             "stats": self.stats.as_dict(),
+            "request_log": None if self.request_log is None else self.request_log.stats,
         }
 
     @app.get("/run_id")
@@ -118,11 +145,13 @@ class TagService:
 
     @app.post("/predict")
     async def predict(
-        self, request: Request, projects: Project | list[Project]
+        self, request: Request, response: Response, projects: Project | list[Project]
     ) -> Prediction | list[Prediction]:
         """The tag of one project, or of a list of projects, and the probability of every tag.
 
-        A prediction whose top probability is below the service's threshold is `other`.
+        A prediction whose top probability is below the service's threshold is `other`. The
+        answer's `X-Request-ID` header (the request's own, if it has one) names its rows in the
+        request log.
         """
         marks = request.state.marks  # set by the guard
         marks["parsed"] = time.perf_counter()
@@ -131,7 +160,31 @@ class TagService:
         marks["checked"] = time.perf_counter()
         results, marks["batched"], marks["predicted"] = await self.batcher.submit(rows)
         marks["answered"] = time.perf_counter()
+        # Ray Serve's proxy gives every request an id (the client's `X-Request-ID`, or its own)
+        # and returns it in the answer's `X-Request-ID`: the id of its rows in the request log.
+        request_id = request.headers.get(REQUEST_ID_HEADER)
+        if request_id is None:  # not through Ray's proxy (the app alone)
+            request_id = response.headers[REQUEST_ID_HEADER] = uuid.uuid4().hex
+        if self.request_log is not None:
+            self.request_log.add(
+                answer_rows(
+                    when=now(),
+                    request_id=request_id,
+                    projects=rows,
+                    predictions=results,
+                    model={**self.identity, "replica": self.replica},
+                    latency_ms=1000 * (marks["answered"] - marks["received"]),
+                    store_text=self.config.request_log.store_text,
+                )
+            )
         return results if isinstance(projects, list) else results[0]
+
+    def __del__(self) -> None:
+        """Ray Serve calls it when the replica shuts down: the request log writes what it
+        holds."""
+        request_log = getattr(self, "request_log", None)
+        if request_log is not None:
+            request_log.close()
 
     @app.post("/evaluate")
     async def evaluate(self, request: Request, projects: list[LabelledProject]) -> dict[str, Any]:
@@ -191,7 +244,7 @@ class TagService:
 def build_app(args: dict[str, Any]) -> Application:
     """The Ray Serve application: `args` are `ServiceConfig`'s fields (`model_uri`,
     `tracking_uri`, `threshold` (None: the model's own), `limits`, `batching`, `access_log`,
-    `deployment`), checked here."""
+    `request_log`, `deployment`), checked here."""
     config = ServiceConfig.model_validate(args)
     return TagService.options(**config.deployment).bind(config)
 

@@ -75,6 +75,19 @@ class HttpLimits(BaseModel):
     proxy_health_check_period_s: Annotated[float, Field(gt=0)]
 
 
+class RequestLog(BaseModel):
+    """Where and how each replica records what it answered (`serving.request_log`,
+    madewithml.monitoring.request_log)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+    # The log's folder (any fsspec URL): the catalog's `request_log`, set by `kedro serve`.
+    path: str
+    store_text: bool  # False: titles and descriptions are not stored, only their digest
+    flush_interval_s: Annotated[float, Field(gt=0)]  # a write at least this often
+    flush_rows: Annotated[int, Field(ge=1)]  # ... or as soon as this many rows wait
+    max_buffered_rows: Annotated[int, Field(ge=1)]  # beyond it, new rows are dropped (counted)
+
+
 class Batching(BaseModel):
     max_batch_projects: Annotated[int, Field(ge=1)]  # projects per `predict`
     wait_s: Annotated[float, Field(ge=0)] = 0.0  # hold a batch for more requests (0: none)
@@ -91,4 +104,6 @@ class ServiceConfig(BaseModel):
     batching: Batching
     # A file that gets one line per request (method, path, status, latency, projects); None: none.
     access_log: str | None = None
+    # What the service answered, one row per project (None: not recorded).
+    request_log: RequestLog | None = None
     deployment: dict[str, Any] = Field(default_factory=dict)  # serve.deployment options
