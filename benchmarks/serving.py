@@ -6,12 +6,13 @@ in one run.
    throw-away copy of the project.
 2. In process: the logged model's own `predict` over the holdout in batches of `--raw-batch`
    rows (rows/s: the ceiling of any server on these cores), and one project's latency.
-3. Each server, started as a user starts it (`kedro serve` with conf/base/serving.yml,
-   `mlflow models serve --env-manager local`), loaded by an asyncio client on the same cores at
-   concurrency 1, 8, 32 and 128 with requests of 1 and of 16 projects, for `--seconds` each
-   after a warm-up: requests/s, projects/s, p50 and p99 latency, errors, the CPU seconds of the
-   server's processes (and of the client) per request; for `kedro serve` also the batches it
-   formed and where a request's time went in the service (its `GET /` statistics).
+3. Each server, started as a user starts it (`kedro serve` with conf/base/serving.yml, the
+   same without its request log, `mlflow models serve --env-manager local`), loaded by an
+   asyncio client on the same cores at concurrency 1, 8, 32 and 128 with requests of 1 and of
+   16 projects, for `--seconds` each after a warm-up: requests/s, projects/s, p50 and p99
+   latency, errors, the CPU seconds of the server's processes (and of the client) per request;
+   for `kedro serve` also the batches it formed and where a request's time went in the service
+   (its `GET /` statistics); the request log's cost (`kedro serve` with and without it).
 
 MADEWITHML_DATA_DIR=../shared/data/madewithml .venv/bin/python benchmarks/serving.py
 """
@@ -32,6 +33,8 @@ from training import RESULTS, _data_dir, _machine, write_results
 
 CONCURRENCY = (1, 8, 32, 128)
 SIZES = (1, 16)
+NO_LOG = "kedro serve, no request log"  # conf/base with serving.request_log.enabled: false
+SERVERS = ("kedro serve", NO_LOG, "mlflow models serve")
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -192,7 +195,7 @@ def _table(results: list[dict], raw_rows_per_s: float) -> list[str]:
 
 
 def _waterfall(results: list[dict]) -> list[str]:
-    kedro = [r for r in results if "phases_ms" in r]
+    kedro = [r for r in results if "phases_ms" in r and r["server"] == "kedro serve"]
     if not kedro:
         return []
     phases = list(kedro[0]["phases_ms"])
@@ -248,6 +251,17 @@ def report(args: argparse.Namespace, model_uri: str, raw: dict, results: list[di
             f"{one_mlflow['p50_ms']:.0f} ms.",
             "",
         ]
+    if {"kedro serve", NO_LOG} <= set(args.servers) and compared:
+        logged, unlogged = best("kedro serve", 1, 32), best(NO_LOG, 1, 32)
+        lines += [
+            "The request log's cost (`serving.request_log`, on in conf/base), one project per "
+            "request at concurrency 32: "
+            f"{logged['rps']:.1f} requests/s with it, {unlogged['rps']:.1f} without "
+            f"(**{100 * (1 - logged['rps'] / unlogged['rps']):+.1f} %** throughput lost; "
+            f"p50 {logged['p50_ms']:.0f} against {unlogged['p50_ms']:.0f} ms; server CPU per "
+            f"request {logged['server_cpu_ms']:.0f} against {unlogged['server_cpu_ms']:.0f} ms).",
+            "",
+        ]
     waterfall = _waterfall(results)
     if waterfall:
         lines += [
@@ -269,7 +283,7 @@ def main() -> None:
     add_model_arguments(parser)
     parser.add_argument("--seconds", type=float, default=10.0, help="per load level")
     parser.add_argument("--raw-batch", type=int, default=64, dest="raw_batch")
-    parser.add_argument("--servers", nargs="+", default=["kedro serve", "mlflow models serve"])
+    parser.add_argument("--servers", nargs="+", default=list(SERVERS), choices=SERVERS)
     parser.add_argument("--sizes", nargs="+", type=int, default=list(SIZES))
     parser.add_argument("--concurrency", nargs="+", type=int, default=list(CONCURRENCY))
     parser.add_argument("--out", default=str(RESULTS / "serving.md"))
@@ -289,7 +303,13 @@ def main() -> None:
         for name in args.servers:
             port = free_port()
             url = f"http://127.0.0.1:{port}"
-            if name == "kedro serve":
+            # What the variant without the request log changes: conf/local, for that server only.
+            local = project / "conf/local/serving.yml"
+            local.parent.mkdir(exist_ok=True)
+            local.unlink(missing_ok=True)
+            if name == NO_LOG:
+                local.write_text("serving:\n  request_log:\n    enabled: false\n")
+            if name in ("kedro serve", NO_LOG):
                 command = ["kedro", "serve", "--model-uri", model_uri, "--port", str(port)]
                 server = Server(command, project, env, url + "/")
             else:

@@ -219,6 +219,16 @@ class Tuning(_Block):
     search_space: Annotated[dict[Tunable, SearchDimension], Field(min_length=1)]
 
 
+class Feedback(_Block):
+    uncertain_below: Probability
+    max_rows: PositiveInt
+
+
+class Monitoring(_Block):
+    window_days: Positive
+    feedback: Feedback
+
+
 class ModelRegistry(BaseModel):
     model_config = ConfigDict(extra="allow", **STRICT)
     name: NonBlank
@@ -236,6 +246,7 @@ class Parameters(BaseModel):
     inference: Inference
     evaluation: Evaluation
     tuning: Tuning
+    monitoring: Monitoring
     model_registry: ModelRegistry
 
     @model_validator(mode="after")

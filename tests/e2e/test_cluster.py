@@ -176,7 +176,8 @@ def test_kedro_serve_deploys_the_service_onto_the_cluster(
     cluster, tracking_server, cluster_project
 ):
     """`kedro serve` joins the cluster (Ray Serve, `madewithml.serving.app:build_app`) and answers
-    with the version the tracking server holds."""
+    with the version the tracking server holds; its two replicas, one per node, record what
+    they answered in the one request log."""
     import json  # noqa: PLC0415
 
     import mlflow  # noqa: PLC0415
@@ -234,5 +235,23 @@ def test_kedro_serve_deploys_the_service_onto_the_cluster(
         assert answer["probabilities"] == pytest.approx(
             expected.drop("prediction").to_dict(), abs=1e-6
         )
+        # Requests spread over both replicas, one on each node.
+        ids = [f"cluster-{n}" for n in range(30)]
+        for request_id in ids:
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/predict",
+                data=body,
+                headers={"content-type": "application/json", "X-Request-ID": request_id},
+            )
+            with urllib.request.urlopen(request, timeout=30) as response:
+                assert response.status == 200
     finally:
         stop(process)
+    # Each replica wrote its own files into the one folder the catalog names (absolute, so
+    # every node of this one-machine cluster reaches it; shared storage on a real cluster).
+    from madewithml.datasets import RequestLogDataset  # noqa: PLC0415
+
+    logged = RequestLogDataset(path=str(project / "data/01_raw/requests")).load()
+    logged = logged[logged["request_id"].isin(ids)]
+    assert sorted(logged["request_id"]) == sorted(ids)
+    assert logged["replica"].nunique() == 2, logged["replica"].value_counts()

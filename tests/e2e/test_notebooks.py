@@ -69,6 +69,7 @@ EXPECTED = {
         "table:disagreements",
         "table:slices",
         "table:typed-examples",
+        "table:request-log",
     ],
 }
 

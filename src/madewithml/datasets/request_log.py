@@ -29,7 +29,7 @@ class RequestLogDataset(AbstractDataset):
     def load(self) -> pd.DataFrame:
         fs, root = fsspec.core.url_to_fs(self.path)
         if not fs.exists(root):
-            return pd.DataFrame({name: pd.Series(dtype=object) for name in COLUMNS})
+            return SCHEMA.empty_table().to_pandas(maps_as_pydicts="strict")
         try:
             table = pads.dataset(
                 root,
