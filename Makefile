@@ -84,6 +84,7 @@ benchmark-tuning: install
 
 benchmark-serving: install
 	$(BIN)/python benchmarks/serving.py
+	$(BIN)/python benchmarks/request_log.py
 	$(BIN)/python benchmarks/precision.py
 
 benchmark-data: install

@@ -79,9 +79,20 @@ class Target:
 
     def __init__(self, name: str, url: str, pid: int) -> None:
         self.name, self.url, self.pid = name, url, pid
+        self.kedro = name in ("kedro serve", NO_LOG)
+
+    def wait_for_replicas(self, count: int, timeout_s: float = 300) -> None:
+        """Until `count` replicas answer `GET /` (the service answers once one is up)."""
+        seen: set[str] = set()
+        deadline = time.monotonic() + timeout_s
+        while len(seen) < count:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"{self.name}: {len(seen)} of {count} replicas up")
+            seen.add(httpx.get(self.url + "/", timeout=30).json()["replica"])
+            time.sleep(0.05)
 
     def request(self, projects: list[dict]) -> tuple[str, dict]:
-        if self.name == "kedro serve":
+        if self.kedro:
             return self.url + "/predict", projects[0] if len(projects) == 1 else projects
         split = json.loads(pd.DataFrame(projects).to_json(orient="split", index=False))
         return self.url + "/invocations", {"dataframe_split": split}
@@ -89,7 +100,7 @@ class Target:
     async def stats(self, client: httpx.AsyncClient) -> dict | None:
         """The service's statistics summed over its replicas (each counts its own; `GET /`
         answers from one of them, so ask until every replica has answered: 40 asks)."""
-        if self.name != "kedro serve":
+        if not self.kedro:
             return None
         replicas = {}
         for _ in range(40):
@@ -106,6 +117,7 @@ class Target:
 async def load(target: Target, bodies: list[list[dict]], concurrency: int, seconds: float) -> dict:
     """`concurrency` clients sending requests back to back for `seconds`."""
     latencies: list[float] = []
+    transport_errors: list[str] = []  # a connection the server closed or reset, by kind
     errors = 0
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(timeout=120, limits=limits) as client:
@@ -123,9 +135,14 @@ async def load(target: Target, bodies: list[list[dict]], concurrency: int, secon
             while time.perf_counter() < deadline:
                 url, payload = target.request(bodies[i % len(bodies)])
                 began = time.perf_counter()
-                response = await client.post(url, json=payload)
-                latencies.append(time.perf_counter() - began)
-                errors += response.status_code != 200
+                try:
+                    response = await client.post(url, json=payload)
+                except httpx.TransportError as error:  # counted, as a non-200 answer is
+                    errors += 1
+                    transport_errors.append(type(error).__name__)
+                else:
+                    latencies.append(time.perf_counter() - began)
+                    errors += response.status_code != 200
                 i += concurrency
 
         await asyncio.gather(*(worker(k) for k in range(concurrency)))
@@ -143,6 +160,7 @@ async def load(target: Target, bodies: list[list[dict]], concurrency: int, secon
         "p99_ms": 1000 * _percentile(latencies, 99),
         "server_cpu_ms": 1000 * cpu / max(requests, 1),
         "client_cpu_ms": 1000 * client_cpu / max(requests, 1),
+        "transport_errors": {kind: transport_errors.count(kind) for kind in set(transport_errors)},
     }
     if before is not None:
         if before["replicas"] != after["replicas"]:
@@ -257,7 +275,7 @@ def report(args: argparse.Namespace, model_uri: str, raw: dict, results: list[di
             "The request log's cost (`serving.request_log`, on in conf/base), one project per "
             "request at concurrency 32: "
             f"{logged['rps']:.1f} requests/s with it, {unlogged['rps']:.1f} without "
-            f"(**{100 * (1 - logged['rps'] / unlogged['rps']):+.1f} %** throughput lost; "
+            f"(**{100 * (1 - logged['rps'] / unlogged['rps']):.1f} %** fewer requests/s with it; "
             f"p50 {logged['p50_ms']:.0f} against {unlogged['p50_ms']:.0f} ms; server CPU per "
             f"request {logged['server_cpu_ms']:.0f} against {unlogged['server_cpu_ms']:.0f} ms).",
             "",
@@ -276,6 +294,14 @@ def report(args: argparse.Namespace, model_uri: str, raw: dict, results: list[di
             "",
         ]
     return lines
+
+
+def replicas(project) -> int:
+    """`kedro serve`'s replicas in `project` (conf/base/serving.yml)."""
+    import yaml  # noqa: PLC0415
+
+    serving = yaml.safe_load((project / "conf/base/serving.yml").read_text())["serving"]
+    return serving["deployment"]["num_replicas"]
 
 
 def main() -> None:
@@ -318,6 +344,8 @@ def main() -> None:
                 server = Server(command, project, env, url + "/ping")
             with server:
                 target = Target(name, url, server.pid)
+                if target.kedro:
+                    target.wait_for_replicas(replicas(project))
                 sizes, levels = tuple(args.sizes), tuple(args.concurrency)
                 results += measure(target, holdout, args.seconds, sizes, levels)
 

@@ -75,7 +75,8 @@ def test_kedro_serve_names_a_damaged_model_in_one_line_before_starting_ray(
     (next(model.rglob("tokenizer.json"))).write_text("{}")  # overwritten
     dataset = type("Dataset", (), {"model_uri": str(model)})()
     config = {"serving": {"serving": {"host": "127.0.0.1", "port": 1, "http": {}}}}
-    monkeypatch.setattr(cli, "_project", lambda env, uri: (config, dataset, "file:///x"))
+    project = cli._Project(config, dataset, "file:///x", str(tmp_path / "requests"))
+    monkeypatch.setattr(cli, "_project", lambda env, uri: project)
     monkeypatch.setattr(ray_runtime, "start_ray", lambda *a: pytest.fail("Ray was started"))
     result = CliRunner().invoke(cli.cli, ["serve"])
     assert result.exit_code == 1, (result.output, result.exception)
