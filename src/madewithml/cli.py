@@ -170,6 +170,13 @@ def serve(
             "HTTP limits (serving.http) apply where the Ray nodes were started with them"
             " (make cluster-up does): docs/serving.md#http-limits"
         )
+        if request_log and request_log["path"].startswith("/"):
+            logger.warning(
+                "the request log is the local folder %s: each replica writes on its own node,"
+                " so on a cluster of several machines point the catalog's request_log at"
+                " storage every node reaches (docs/monitoring.md)",
+                request_log["path"],
+            )
     # After ray.init, which installs its own handler: SIGTERM stops the service cleanly.
     signal.signal(signal.SIGTERM, _interrupt)
     try:

@@ -22,6 +22,7 @@ from kedro_project import copy_project, kedro
 pytestmark = pytest.mark.cluster
 
 MODEL_NAME = "madewithml-tagger"
+PREFER_LOCAL = "RAY_SERVE_PROXY_PREFER_LOCAL_NODE_ROUTING"
 
 
 @pytest.fixture(scope="module")
@@ -29,13 +30,27 @@ def cluster():
     """A head node and a second node on this machine, one CPU each (Ray's own test utility)."""
     from ray.cluster_utils import Cluster  # noqa: PLC0415
 
-    # Its own dashboard port: the test session's Ray may hold Ray's default one already.
-    cluster = Cluster(
-        initialize_head=True,
-        head_node_args={"num_cpus": 1, "include_dashboard": True, "dashboard_port": free_port()},
-    )
-    cluster.add_node(num_cpus=1)
-    cluster.wait_for_nodes()
+    # Ray Serve's proxy prefers the replica on its own node: off, so that requests reach the
+    # replicas of both nodes (the request log test below needs both to answer).
+    routing = os.environ.get(PREFER_LOCAL)
+    os.environ[PREFER_LOCAL] = "0"
+    try:
+        # Its own dashboard port: the test session's Ray may hold Ray's default one already.
+        cluster = Cluster(
+            initialize_head=True,
+            head_node_args={
+                "num_cpus": 1,
+                "include_dashboard": True,
+                "dashboard_port": free_port(),
+            },
+        )
+        cluster.add_node(num_cpus=1)
+        cluster.wait_for_nodes()
+    finally:
+        if routing is None:
+            os.environ.pop(PREFER_LOCAL)
+        else:
+            os.environ[PREFER_LOCAL] = routing
     yield cluster
     cluster.shutdown()
 

@@ -5,6 +5,7 @@ Never a 5xx, the field named, and the service answers afterwards."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -480,6 +481,15 @@ def test_kedro_serves_ray_lets_no_one_in_without_its_token(kedro_served, tmp_pat
     assert "RAN AS" in joined.stdout, joined.stderr[-3000:]
 
 
+def _descendants(process) -> list[tuple[psutil.Process, str]]:
+    """(process, command line) of each live descendant (one exiting meanwhile is skipped)."""
+    found = []
+    for child in psutil.Process(process.pid).children(recursive=True):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            found.append((child, " ".join(child.cmdline())))
+    return found
+
+
 def test_a_killed_proxy_is_back_within_its_health_checks(kedro_served):
     """SIGKILL of Ray Serve's HTTP proxy: the controller, checking it every
     serving.http.proxy_health_check_period_s (1 s, passed to Ray by `kedro serve`), restarts it
@@ -489,12 +499,8 @@ def test_a_killed_proxy_is_back_within_its_health_checks(kedro_served):
 
     url, process = kedro_served
     _alive(url)
-    (proxy,) = [
-        child
-        for child in psutil.Process(process.pid).children(recursive=True)
-        if "ProxyActor" in " ".join(child.cmdline())
-    ]
-    proxy.kill()
+    (proxy,) = [child for child in _descendants(process) if "ProxyActor" in child[1]]
+    proxy[0].kill()
     killed = time.monotonic()
     refused = 0
     while True:

@@ -121,13 +121,15 @@ def test_past_the_buffer_new_rows_are_dropped_and_counted(tmp_path):
 
 def test_storage_that_fails_never_fails_the_caller_and_its_rows_wait(tmp_path, caplog):
     """The log's folder cannot be made (a file is in its way): writes fail, are logged and
-    counted, `add` goes on; once the storage is back the rows kept are written."""
+    counted, `add` goes on; once the storage is back the rows kept are written. The buffer
+    holds 3: of 5 rows added, the 2 newest are dropped, whatever the writer thread does."""
     blocked = tmp_path / "requests"
     blocked.write_text("in the way")
     writer = _writer(blocked, flush_interval_s=0.05, max_buffered_rows=3)
     now = datetime.now(UTC)
-    for n in range(5):
-        writer.add(_rows([{"title": "t", "description": "d"}], now, f"r{n}"))
+    writer.add(
+        [row for n in range(5) for row in _rows([{"title": "t", "description": "d"}], now, f"r{n}")]
+    )
     deadline = datetime.now(UTC) + timedelta(seconds=10)
     while writer.stats["failed_writes"] < 2 and datetime.now(UTC) < deadline:
         pass
@@ -137,6 +139,40 @@ def test_storage_that_fails_never_fails_the_caller_and_its_rows_wait(tmp_path, c
     writer.close()
     assert writer.stats["rows_written"] == 3 and writer.stats["rows_dropped"] == 2
     assert list(RequestLogDataset(path=str(blocked)).load()["request_id"]) == ["r0", "r1", "r2"]
+
+
+def test_rows_still_refused_at_shutdown_are_counted_and_logged(tmp_path, caplog):
+    blocked = tmp_path / "requests"
+    blocked.write_text("in the way")
+    writer = _writer(blocked, flush_interval_s=0.05)
+    writer.add(_rows([{"title": "t", "description": "d"}] * 4, datetime.now(UTC)))
+    writer.close()
+    assert writer.stats["rows_written"] == 0 and writer.stats["rows_dropped"] == 4
+    assert "request log: 4 rows not written" in caplog.text
+
+
+def test_a_row_that_does_not_fit_the_schema_is_dropped_alone(tmp_path, caplog):
+    """Retrying it could never succeed: it is counted and logged, the others are written and
+    the writer goes on."""
+    writer = _writer(tmp_path / "requests")
+    now = datetime.now(UTC)
+    good = _rows([{"title": "t", "description": "d"}], now, "good")
+    bad = _rows([{"title": "t", "description": "d"}], now, "bad")
+    bad[0]["probabilities"] = {"mlops": "not a number"}
+    writer.add(good + bad)
+    writer.add(_rows([{"title": "t", "description": "d"}], now, "later"))
+    writer.close()
+    assert writer.stats["rows_dropped"] == 1 and writer.stats["rows_written"] == 2
+    read = RequestLogDataset(path=str(tmp_path / "requests")).load()
+    assert sorted(read["request_id"]) == ["good", "later"]
+    assert "does not fit the log's schema" in caplog.text
+
+
+def test_files_hold_at_most_flush_rows_rows(tmp_path):
+    writer = _writer(tmp_path / "requests", flush_interval_s=60, flush_rows=4)
+    writer.add(_rows([{"title": "t", "description": "d"}] * 10, datetime.now(UTC)))
+    writer.close()
+    assert writer.stats["files"] == 3 and writer.stats["rows_written"] == 10
 
 
 def test_files_being_written_are_not_read_and_no_replica_overwrites_another(tmp_path):

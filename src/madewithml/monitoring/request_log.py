@@ -95,7 +95,8 @@ def answer_rows(
 
 class RequestLogWriter:
     """A replica's writer of the request log (module docstring): `add` rows, `close` at the
-    end. `stats`: rows written and dropped, files written, writes failed."""
+    end. `stats`: rows written and dropped, files written, writes failed. When the buffer is
+    full the newest rows are the ones dropped."""
 
     def __init__(
         self,
@@ -136,13 +137,20 @@ class RequestLogWriter:
             if len(self._rows) >= self._flush_rows:
                 self._wake.set()
 
-    def close(self, timeout_s: float = 30.0) -> None:
-        """Write what is buffered and stop the thread (once; later calls do nothing)."""
+    def close(self, timeout_s: float = 10.0) -> None:
+        """Write what is buffered and stop the thread (once; later calls do nothing). Rows
+        that storage still refuses then are lost, and their number logged. The wait is
+        bounded, below Ray Serve's graceful shutdown of a replica (20 s)."""
         if self._closed.is_set():
             return
         self._closed.set()
         self._wake.set()
         self._thread.join(timeout_s)
+        with self._lock:
+            lost = len(self._rows)
+        if lost:
+            self.stats["rows_dropped"] += lost
+            logger.error("request log: %d rows not written to %s at shutdown", lost, self.url)
 
     def _run(self) -> None:
         while not self._closed.is_set():
@@ -153,43 +161,78 @@ class RequestLogWriter:
         self._flush()  # what was added while the last write in the loop ran
 
     def _flush(self) -> bool:
-        """Write the buffered rows, one file per day they fall on; rows of a failed write go
-        back to the buffer (as far as it has room) for the next one. False when one failed."""
-        with self._lock:
-            rows, self._rows = list(self._rows), deque()
-        if not rows:
-            return True
-        written = True
+        """Write the buffered rows, in files of at most `flush_rows` rows of one day each; rows
+        of a failed write go back to the front of the buffer for the next one (the newest rows
+        beyond the bound dropped). False when a write failed. Never raises: the thread lives
+        as long as the writer."""
+        try:
+            with self._lock:
+                rows, self._rows = list(self._rows), deque()
+            if not rows:
+                return True
+            failed: list[dict[str, Any]] = []
+            for day, chunk in self._chunks(rows):
+                table, fitting = self._table(chunk)
+                if table is None:
+                    continue
+                try:
+                    self._write(day, table)
+                except Exception as error:  # noqa: BLE001 - any failure of storage: logged, kept
+                    self.stats["failed_writes"] += 1
+                    failed += fitting
+                    logger.warning(
+                        "request log: writing %d rows to %s failed (%s: %s); kept for the next "
+                        "write while the buffer has room",
+                        len(fitting),
+                        self.url,
+                        type(error).__name__,
+                        str(error).splitlines()[0] if str(error) else "",
+                    )
+                else:
+                    self.stats["rows_written"] += table.num_rows
+                    self.stats["files"] += 1
+            if failed:
+                with self._lock:
+                    self._rows.extendleft(reversed(failed))
+                    while len(self._rows) > self._max_buffered_rows:  # the newest go
+                        self._rows.pop()
+                        self.stats["rows_dropped"] += 1
+            return not failed
+        except Exception:  # a bug here must not stop the log for good: logged, the rows lost
+            logger.exception("request log: a write to %s failed unexpectedly", self.url)
+            return False
+
+    def _chunks(self, rows: list[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
+        """(day, rows) of at most `flush_rows` rows, in the order the rows came."""
         days: dict[str, list[dict[str, Any]]] = {}
         for row in rows:
             days.setdefault(row["time"].astimezone(UTC).date().isoformat(), []).append(row)
-        for day, day_rows in days.items():
-            try:
-                self._write(day, day_rows)
-            except Exception as error:  # noqa: BLE001 - any failure of storage: logged, kept
-                written = False
-                self.stats["failed_writes"] += 1
-                logger.warning(
-                    "request log: writing %d rows to %s failed (%s: %s); kept for the next "
-                    "write while the buffer has room",
-                    len(day_rows),
-                    self.url,
-                    type(error).__name__,
-                    str(error).splitlines()[0] if str(error) else "",
-                )
-                with self._lock:
-                    room = self._max_buffered_rows - len(self._rows)
-                    kept = day_rows[: max(room, 0)]
-                    self.stats["rows_dropped"] += len(day_rows) - len(kept)
-                    self._rows.extendleft(reversed(kept))
-            else:
-                self.stats["rows_written"] += len(day_rows)
-                self.stats["files"] += 1
-        return written
+        size = self._flush_rows
+        return [
+            (day, day_rows[start : start + size])
+            for day, day_rows in days.items()
+            for start in range(0, len(day_rows), size)
+        ]
 
-    def _write(self, day: str, rows: list[dict[str, Any]]) -> None:
-        """One Parquet file of `rows` in the folder of `day`, whole or not at all."""
-        table = pa.Table.from_pylist(rows, schema=SCHEMA)
+    def _table(self, rows: list[dict[str, Any]]) -> tuple[pa.Table | None, list[dict[str, Any]]]:
+        """`rows` as an Arrow table, and the rows in it; a row that does not fit the schema is
+        dropped and counted (retrying it could never succeed)."""
+        try:
+            return pa.Table.from_pylist(rows, schema=SCHEMA), rows
+        except (pa.ArrowException, TypeError, ValueError):
+            kept = []
+            for row in rows:
+                try:
+                    pa.Table.from_pylist([row], schema=SCHEMA)
+                except (pa.ArrowException, TypeError, ValueError) as error:
+                    self.stats["rows_dropped"] += 1
+                    logger.error("request log: a row does not fit the log's schema: %s", error)
+                else:
+                    kept.append(row)
+            return (pa.Table.from_pylist(kept, schema=SCHEMA) if kept else None), kept
+
+    def _write(self, day: str, table: pa.Table) -> None:
+        """One Parquet file of `table` in the folder of `day`, whole or not at all."""
         folder = f"{self.root.rstrip('/')}/{PARTITION}={day}"
         name = f"{self._prefix}-{self._sequence:06d}.parquet"
         self._sequence += 1

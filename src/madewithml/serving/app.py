@@ -166,6 +166,12 @@ class TagService:
         if request_id is None:  # not through Ray's proxy (the app alone)
             request_id = response.headers[REQUEST_ID_HEADER] = uuid.uuid4().hex
         if self.request_log is not None:
+            self._log(request_id, rows, results, 1000 * (marks["answered"] - marks["received"]))
+        return results if isinstance(projects, list) else results[0]
+
+    def _log(self, request_id: str, rows: list[dict], results: list[dict], latency_ms: float):
+        """The answered request's rows to the request log; an answer never fails on it."""
+        try:
             self.request_log.add(
                 answer_rows(
                     when=now(),
@@ -173,11 +179,12 @@ class TagService:
                     projects=rows,
                     predictions=results,
                     model={**self.identity, "replica": self.replica},
-                    latency_ms=1000 * (marks["answered"] - marks["received"]),
+                    latency_ms=latency_ms,
                     store_text=self.config.request_log.store_text,
                 )
             )
-        return results if isinstance(projects, list) else results[0]
+        except Exception:  # noqa: BLE001 - logged; the client has its answer
+            logger.exception("request log: the rows of request %s were not recorded", request_id)
 
     def __del__(self) -> None:
         """Ray Serve calls it when the replica shuts down: the request log writes what it
