@@ -34,6 +34,7 @@ from madewithml.serving.guard import RequestGuard, UniqueKeysRoute, log_access_t
 from madewithml.serving.schemas import LabelledProject, Prediction, Project, ServiceConfig
 from madewithml.serving.timings import ServiceStats
 from madewithml.shipping.loading import load_model
+from madewithml.shipping.registry import model_version
 
 logger = logging.getLogger(__name__)
 APP_NAME = "madewithml"
@@ -68,17 +69,6 @@ async def _invalid_request(request: Request, error: RequestValidationError) -> J
 
 
 app.add_middleware(RequestGuard)
-
-
-def model_version(model_uri: str) -> dict[str, str | None]:
-    """`model_name` and `model_version` of a registry URI pinned to a version
-    (`models:/<name>/<version>`, as `kedro serve` pins the champion); None for other URIs.
-    (Defined before the deployment: Ray Serve serializes the class where it is defined, with
-    the functions its methods use as they are then.)"""
-    name, _, version = model_uri.removeprefix("models:/").rpartition("/")
-    if model_uri.startswith("models:/") and name and version.isdigit():
-        return {"model_name": name, "model_version": version}
-    return {"model_name": None, "model_version": None}
 
 
 @serve.deployment

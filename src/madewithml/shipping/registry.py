@@ -35,6 +35,15 @@ def pinned_model_uri(model_uri: str) -> str:
     return model_uri
 
 
+def model_version(model_uri: str) -> dict[str, str | None]:
+    """`model_name` and `model_version` of a registry URI pinned to a version
+    (`models:/<name>/<version>`, as `pinned_model_uri` makes it); None for other URIs."""
+    name, _, version = model_uri.removeprefix("models:/").rpartition("/")
+    if model_uri.startswith("models:/") and name and version.isdigit():
+        return {"model_name": name, "model_version": version}
+    return {"model_name": None, "model_version": None}
+
+
 def registered_version(client: Any, name: str, model_uri: str, run_id: str | None) -> str | None:
     """The version of the registered model `name` behind `model_uri` (``models:/<name>/<n>``,
     an alias, ``latest``), or else the newest version logged by `run_id`; None when none."""
