@@ -16,7 +16,7 @@ TORCH_PIN := $(shell grep -o '"torch==[^"]*"' pyproject.toml | tr -d '"')
 TORCH_INDEX ?= $(if $(shell command -v nvidia-smi 2>/dev/null),,https://download.pytorch.org/whl/cpu)
 PYTEST_ARGS ?=
 
-.PHONY: install lock run test test-fast cluster-up cluster-down lint format mlflow-ui viz jupyter strip-notebooks audit benchmark-data benchmark-training benchmark-tuning benchmark-serving benchmark-batch-inference clean
+.PHONY: install lock run test test-fast cluster-up cluster-down lint format mlflow-ui viz jupyter strip-notebooks audit benchmark-data benchmark-training benchmark-tuning benchmark-serving benchmark-batch-inference benchmark-drift clean
 
 install: $(STAMP)
 
@@ -93,6 +93,10 @@ benchmark-data: install
 benchmark-batch-inference: install
 	$(BIN)/python benchmarks/batch_inference.py
 	$(BIN)/python benchmarks/long_text.py
+
+# After `make run`: false alarms and detected shifts of the monitoring pipeline's drift tests.
+benchmark-drift: install
+	$(BIN)/python benchmarks/drift_detection.py
 
 # A two-node Ray cluster on this machine (a head and a second node, each its own raylet, one CPU
 # each) and an MLflow tracking server; docs/scaling-out.md. Then, in another shell:

@@ -224,8 +224,19 @@ class Feedback(_Block):
     max_rows: PositiveInt
 
 
+class Drift(_Block):
+    significance: Annotated[float, Field(gt=0, lt=1)]
+    min_rows: Annotated[int, Field(ge=2)]
+    embedding_dimensions: PositiveInt
+    permutations: Annotated[int, Field(ge=99)]
+    max_embedding_rows: Annotated[int, Field(ge=2)]
+    seed: Seed
+
+
 class Monitoring(_Block):
+    model_uri: str | None = None  # --params only, read by the catalog (monitored_model)
     window_days: Positive
+    drift: Drift
     feedback: Feedback
 
 
