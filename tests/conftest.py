@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from pathlib import Path
@@ -295,6 +296,9 @@ def tiny_model(tiny_champion_project):
         mlflow.set_tracking_uri(None)
 
 
+RELOAD_TOKEN = "a token only the tests know"  # `service`'s POST /reload token
+
+
 @pytest.fixture(scope="module")
 def service_request_log(tmp_path_factory) -> Path:
     """The folder of `service`'s request log (written quickly: every 0.1 s)."""
@@ -325,6 +329,7 @@ def service(ray_session, tiny_model, service_request_log):
             "tracking_uri": tracking,
             "threshold": 0.5,
             "request_log": request_log,
+            "reload_token_sha256": hashlib.sha256(RELOAD_TOKEN.encode()).hexdigest(),
         },
         host="127.0.0.1",
         port=free_port(),

@@ -7,6 +7,7 @@ the registry's champion unless `--model-uri` names another.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -138,27 +139,16 @@ def serve(
 ) -> None:
     """Serve a logged model over HTTP (Ray Serve + FastAPI) until interrupted."""
     import ray  # noqa: PLC0415
-    from mlflow.exceptions import MlflowException  # noqa: PLC0415
     from ray import serve as ray_serve  # noqa: PLC0415
 
-    from madewithml.core.tagger import ModelFilesError  # noqa: PLC0415
     from madewithml.framework.ray_runtime import LOCAL, start_ray  # noqa: PLC0415
     from madewithml.serving.app import APP_NAME, start_service  # noqa: PLC0415
     from madewithml.serving.framing import proxy_environment  # noqa: PLC0415
     from madewithml.serving.schemas import HttpLimits  # noqa: PLC0415
-    from madewithml.shipping.loading import ModelNotLoadedError, check_model_files  # noqa: PLC0415
-    from madewithml.shipping.registry import pinned_model_uri  # noqa: PLC0415
 
     config_loader, dataset, tracking_uri, request_log_path = _project(env, model_uri)
     serving = dict(config_loader["serving"]["serving"])
-    try:  # before Ray: a missing or damaged model in one line, not in each replica's traceback
-        uri = pinned_model_uri(dataset.model_uri)
-        check_model_files(uri)
-    except (ModelFilesError, ModelNotLoadedError, MlflowException, OSError) as error:
-        lines = str(error).strip().splitlines() or [repr(error)]
-        raise click.ClickException(
-            f"cannot serve the model {dataset.model_uri}: {lines[0]}"
-        ) from None
+    uri = _checked_model(dataset.model_uri)
     access_log = _access_log(serving.get("access_log"))
     request_log = _request_log(serving.get("request_log"), request_log_path)
     http_limits = HttpLimits.model_validate(serving["http"])
@@ -179,16 +169,21 @@ def serve(
             )
     # After ray.init, which installs its own handler: SIGTERM stops the service cleanly.
     signal.signal(signal.SIGTERM, _interrupt)
+    champion = serving["champion"]
+    follows = champion["follow"] and uri != dataset.model_uri  # an alias or `latest`
+    reload_token = _reload_token(config_loader) if follows else None
+    service = {
+        **{key: serving[key] for key in ("limits", "batching", "deployment")},
+        "access_log": access_log,
+        "request_log": request_log,
+        "model_uri": uri,
+        "tracking_uri": tracking_uri,
+        "threshold": threshold,  # None: the model's own
+        "reload_token_sha256": reload_token and hashlib.sha256(reload_token.encode()).hexdigest(),
+    }
     try:
         url = start_service(
-            {
-                **{key: serving[key] for key in ("limits", "batching", "deployment")},
-                "access_log": access_log,
-                "request_log": request_log,
-                "model_uri": uri,
-                "tracking_uri": tracking_uri,
-                "threshold": threshold,  # None: the model's own
-            },
+            service,
             host=host or serving["host"],
             port=serving["port"] if port is None else port,
             keep_alive_timeout_s=http_limits.keep_alive_timeout_s,
@@ -198,8 +193,16 @@ def serve(
             click.echo(f"one line per request in {access_log}")
         if request_log:
             click.echo(f"what it answers recorded in {request_log['path']}")
+        follower = _follower(dataset.model_uri, service, champion) if follows else None
+        if follower is not None:
+            click.echo(
+                f"following {dataset.model_uri}: checked every {champion['poll_interval_s']} s"
+                + (", and on POST /reload with the reload token" if reload_token else "")
+            )
         while True:
-            time.sleep(1)
+            time.sleep(0.5)
+            if follower is not None:
+                follower.step()
     except KeyboardInterrupt:
         click.echo("stopping")
     finally:
@@ -209,6 +212,61 @@ def serve(
             ray_serve.delete(APP_NAME)
         if started:
             ray.shutdown()
+
+
+def _checked_model(model_uri: str) -> str:
+    """`model_uri` pinned to a version, its files checked: before Ray, a missing or damaged
+    model in one line, not in each replica's traceback."""
+    from mlflow.exceptions import MlflowException  # noqa: PLC0415
+
+    from madewithml.core.tagger import ModelFilesError  # noqa: PLC0415
+    from madewithml.shipping.loading import ModelNotLoadedError, check_model_files  # noqa: PLC0415
+    from madewithml.shipping.registry import pinned_model_uri  # noqa: PLC0415
+
+    try:
+        uri = pinned_model_uri(model_uri)
+        check_model_files(uri)
+    except (ModelFilesError, ModelNotLoadedError, MlflowException, OSError) as error:
+        lines = str(error).strip().splitlines() or [repr(error)]
+        raise click.ClickException(f"cannot serve the model {model_uri}: {lines[0]}") from None
+    return uri
+
+
+def _follower(alias_uri: str, service: dict[str, Any], champion: dict[str, Any]) -> Any:
+    """The `ChampionFollower` of a service started with `service` (`build_app`'s config) from
+    `alias_uri`, with `serving.champion` settings; its reload requests' actor started."""
+    import ray  # noqa: PLC0415
+
+    from madewithml.serving.app import deploy_service  # noqa: PLC0415
+    from madewithml.serving.champion import (  # noqa: PLC0415
+        ChampionFollower,
+        check_candidate,
+        start_reload_requests,
+    )
+    from madewithml.shipping.registry import pinned_model_uri  # noqa: PLC0415
+
+    requests = start_reload_requests()
+    return ChampionFollower(
+        alias_uri,
+        service["model_uri"],
+        poll_interval_s=champion["poll_interval_s"],
+        pin=pinned_model_uri,
+        check=lambda candidate: check_candidate(candidate, champion["check_projects"]),
+        deploy=lambda candidate: deploy_service(service | {"model_uri": candidate}),
+        reload_requested=lambda: ray.get(requests.take.remote()),
+    )
+
+
+def _reload_token(config_loader: Any) -> str | None:
+    """The token that `POST /reload` needs: `serving_reload_token` in the credentials
+    (conf/local/credentials.yml); None (no reload endpoint) when there is none."""
+    from kedro.config import MissingConfigException  # noqa: PLC0415
+
+    try:
+        token = (config_loader["credentials"] or {}).get("serving_reload_token")
+    except MissingConfigException:
+        return None
+    return str(token) if token else None
 
 
 def _access_log(path: str | None) -> str | None:

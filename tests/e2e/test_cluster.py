@@ -196,7 +196,7 @@ def test_kedro_serve_deploys_the_service_onto_the_cluster(
     import json  # noqa: PLC0415
 
     import mlflow  # noqa: PLC0415
-    from servers import start, stop  # noqa: PLC0415
+    from servers import start, stop, wait_for_line  # noqa: PLC0415
 
     project, data_dir = cluster_project
     port = free_port()
@@ -250,7 +250,10 @@ def test_kedro_serve_deploys_the_service_onto_the_cluster(
         assert answer["probabilities"] == pytest.approx(
             expected.drop("prediction").to_dict(), abs=1e-6
         )
-        # Requests spread over both replicas, one on each node.
+        # Requests spread over both replicas, one on each node, once both run: the first
+        # answer may come while the second node's replica still starts (kedro serve prints
+        # its line when the whole application runs).
+        wait_for_line(process, f"serving models:/{MODEL_NAME}/1 at", timeout=240)
         ids = [f"cluster-{n}" for n in range(30)]
         for request_id in ids:
             request = urllib.request.Request(

@@ -56,6 +56,7 @@ def test_health_and_run_id_name_the_served_model(service, tiny_model, pyfunc):
 def test_predict_one_project_answers_as_the_pyfunc_model(service, pyfunc):
     response = httpx.post(service + "/predict", json=PROJECT)
     assert response.status_code == 200
+    assert response.headers["x-model-version"] == "1"  # the version that answered
     assert set(response.json()) == {"prediction", "probabilities"}
     assert_same([response.json()], expected(pyfunc, [PROJECT]))
 
@@ -227,3 +228,33 @@ def test_unicode_and_control_characters_are_answered_like_the_model(service, pyf
     response = httpx.post(service + "/predict", json=projects)
     assert response.status_code == 200, response.text
     assert_same(response.json(), expected(pyfunc, projects))
+
+
+def test_reload_needs_the_token_and_leaves_its_request_for_kedro_serve(service):
+    """`POST /reload`: 401 without the token or with another; with it, 503 while no `kedro
+    serve` follows the champion, then 202 and the request left in `ReloadRequests`."""
+    import ray  # noqa: PLC0415
+    from conftest import RELOAD_TOKEN  # noqa: PLC0415
+
+    from madewithml.serving.champion import (  # noqa: PLC0415
+        RELOAD_ACTOR,
+        RELOAD_NAMESPACE,
+        start_reload_requests,  # noqa: PLC0415
+    )
+
+    url = service + "/reload"
+    for headers in [{}, {"Authorization": "Bearer wrong"}, {"Authorization": RELOAD_TOKEN}]:
+        response = httpx.post(url, headers=headers)
+        assert response.status_code == 401, headers
+        assert response.headers["www-authenticate"] == "Bearer"
+    right = {"Authorization": f"Bearer {RELOAD_TOKEN}"}
+    assert httpx.post(url, headers=right).status_code == 503
+    requests = start_reload_requests()
+    try:
+        response = httpx.post(url, headers=right)
+        assert response.status_code == 202
+        assert response.json() == {"reload": "requested", "serving": "models:/madewithml-tagger/1"}
+        assert ray.get(requests.take.remote()) is True
+        assert ray.get(requests.take.remote()) is False  # taken once
+    finally:
+        ray.kill(ray.get_actor(RELOAD_ACTOR, namespace=RELOAD_NAMESPACE))

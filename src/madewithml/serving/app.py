@@ -13,12 +13,15 @@ KubeRay config (`import_path: madewithml.serving.app:build_app`, `args:` the sam
 # No `from __future__ import annotations`: Ray Serve's class-based FastAPI routes need the real
 # annotations to find the request body.
 import asyncio
+import hashlib
+import hmac
 import logging
 import time
 import uuid
 from typing import Any
 
 import pandas as pd
+import ray
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -30,6 +33,7 @@ from madewithml.evaluation.scoring import evaluate
 from madewithml.monitoring.request_log import RequestLogWriter, answer_rows, now
 from madewithml.serving.answers import answers
 from madewithml.serving.batcher import Batcher
+from madewithml.serving.champion import RELOAD_ACTOR, RELOAD_NAMESPACE, RELOAD_PATH
 from madewithml.serving.guard import RequestGuard, UniqueKeysRoute, log_access_to
 from madewithml.serving.schemas import LabelledProject, Prediction, Project, ServiceConfig
 from madewithml.serving.timings import ServiceStats
@@ -39,6 +43,7 @@ from madewithml.shipping.registry import model_version
 logger = logging.getLogger(__name__)
 APP_NAME = "madewithml"
 REQUEST_ID_HEADER = "x-request-id"
+MODEL_VERSION_HEADER = "x-model-version"  # the version that answered (a registry URI's)
 
 
 app = FastAPI(
@@ -128,6 +133,35 @@ class TagService:
             "request_log": None if self.request_log is None else self.request_log.stats,
         }
 
+    @app.post(RELOAD_PATH, status_code=202)
+    async def reload(self, request: Request) -> dict[str, Any]:
+        """Ask `kedro serve` to check its champion alias now, rather than at its next poll
+        (`Authorization: Bearer <serving_reload_token>`). The answer names the version serving
+        now; `GET /` names the one serving after the switch."""
+        expected = self.config.reload_token_sha256
+        if expected is None:
+            raise HTTPException(
+                status_code=404,
+                detail="reload is off: kedro serve of a model alias, with serving_reload_token "
+                "in conf/local/credentials.yml, turns it on",
+            )
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        if scheme.lower() != "bearer" or not hmac.compare_digest(digest, expected):
+            raise HTTPException(
+                status_code=401,
+                detail="a valid reload token is needed: Authorization: Bearer <token>",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        try:
+            requests = ray.get_actor(RELOAD_ACTOR, namespace=RELOAD_NAMESPACE)
+        except ValueError:
+            raise HTTPException(
+                status_code=503, detail="no kedro serve follows this service's champion"
+            ) from None
+        await requests.request.remote()
+        return {"reload": "requested", "serving": self.config.model_uri}
+
     @app.get("/run_id")
     def run_id(self) -> dict[str, str]:
         """The MLflow run that logged the served model."""
@@ -155,6 +189,7 @@ class TagService:
         request_id = request.headers.get(REQUEST_ID_HEADER)
         if request_id is None:  # not through Ray's proxy (the app alone)
             request_id = response.headers[REQUEST_ID_HEADER] = uuid.uuid4().hex
+        response.headers[MODEL_VERSION_HEADER] = self.identity["model_version"] or ""
         if self.request_log is not None:
             self._log(request_id, rows, results, 1000 * (marks["answered"] - marks["received"]))
         return results if isinstance(projects, list) else results[0]
@@ -246,6 +281,13 @@ def build_app(args: dict[str, Any]) -> Application:
     return TagService.options(**config.deployment).bind(config)
 
 
+def deploy_service(config: dict[str, Any]) -> None:
+    """Deploy `config` (`build_app`'s) in place of the running application: a new version of
+    it, which Ray Serve rolls out replica by replica (new ones ready before old ones drain);
+    returns once it is running."""
+    serve.run(build_app(config), name=APP_NAME, route_prefix="/", blocking=False)
+
+
 def start_service(
     config: dict[str, Any], *, host: str, port: int, keep_alive_timeout_s: int | None = None
 ) -> str:
@@ -255,5 +297,5 @@ def start_service(
     if keep_alive_timeout_s is not None:
         http_options["keep_alive_timeout_s"] = keep_alive_timeout_s
     serve.start(http_options=http_options)
-    serve.run(build_app(config), name=APP_NAME, route_prefix="/", blocking=False)
+    deploy_service(config)
     return f"http://{host}:{port}"

@@ -62,9 +62,10 @@ def printable(text: str) -> str:
 
 
 class RequestGuard:
-    """ASGI middleware: POST bodies must be JSON (415), at most `max_body_bytes` long whatever
-    their framing (413, counted while the body streams in, so a chunked body is never read
-    whole), and one log line per request when `access_log` is on."""
+    """ASGI middleware: POST bodies must be JSON (415; a POST without a body needs no type),
+    at most `max_body_bytes` long whatever their framing (413, counted while the body streams
+    in, so a chunked body is never read whole), and one log line per request when `access_log`
+    is on."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -114,11 +115,13 @@ class RequestGuard:
             given = printable(scope["query_string"].decode("latin-1"))
             return 400, f"the service takes no query parameters (got {given!r})"
         headers = dict(scope["headers"])
+        length = headers.get(b"content-length", b"")
+        bodiless = length in (b"", b"0") and b"transfer-encoding" not in headers
         content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
-        if content_type != b"application/json" and not content_type.endswith(b"+json"):
+        json_type = content_type == b"application/json" or content_type.endswith(b"+json")
+        if not json_type and not bodiless:  # a POST without a body (POST /reload) has no type
             given = content_type.decode("latin-1") or "none"
             return 415, f"JSON is expected (Content-Type: application/json), not {given}"
-        length = headers.get(b"content-length", b"")
         limit = config.limits.max_body_bytes
         if length.isdigit() and int(length) > limit:
             return 413, f"request body of {int(length)} bytes is over the {limit}-byte limit"

@@ -107,3 +107,6 @@ class ServiceConfig(BaseModel):
     # What the service answered, one row per project (None: not recorded).
     request_log: RequestLog | None = None
     deployment: dict[str, Any] = Field(default_factory=dict)  # serve.deployment options
+    # SHA-256 of the token that `POST /reload` needs (the token itself stays in the command's
+    # process); None: no reload endpoint.
+    reload_token_sha256: str | None = None
