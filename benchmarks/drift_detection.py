@@ -22,6 +22,7 @@ run the same scenarios with fewer windows.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import inspect
 import json
@@ -74,7 +75,9 @@ def load_reference(project: Path) -> tuple[Reference, pd.DataFrame]:
     from kedro.framework.startup import bootstrap_project  # noqa: PLC0415
 
     bootstrap_project(project)
-    with KedroSession.create(project_path=project) as session:
+    # In the project's folder, as `kedro` runs: conf's `${project_dir:}` (the MLflow store the
+    # champion is in) is the folder the command runs in.
+    with contextlib.chdir(project), KedroSession.create(project_path=project) as session:
         context = session.load_context()
         catalog, params = context.catalog, context.params
         settings = params["monitoring"]["drift"]
