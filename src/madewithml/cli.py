@@ -144,7 +144,7 @@ def serve(
     from madewithml.framework.ray_runtime import LOCAL, start_ray  # noqa: PLC0415
     from madewithml.serving.app import APP_NAME, start_service  # noqa: PLC0415
     from madewithml.serving.framing import proxy_environment  # noqa: PLC0415
-    from madewithml.serving.schemas import HttpLimits  # noqa: PLC0415
+    from madewithml.serving.schemas import Champion, HttpLimits  # noqa: PLC0415
 
     config_loader, dataset, tracking_uri, request_log_path = _project(env, model_uri)
     serving = dict(config_loader["serving"]["serving"])
@@ -169,8 +169,8 @@ def serve(
             )
     # After ray.init, which installs its own handler: SIGTERM stops the service cleanly.
     signal.signal(signal.SIGTERM, _interrupt)
-    champion = serving["champion"]
-    follows = champion["follow"] and uri != dataset.model_uri  # an alias or `latest`
+    champion = Champion.model_validate(serving["champion"])
+    follows = champion.follow and uri != dataset.model_uri  # an alias or `latest`
     reload_token = _reload_token(config_loader) if follows else None
     service = {
         **{key: serving[key] for key in ("limits", "batching", "deployment")},
@@ -196,7 +196,7 @@ def serve(
         follower = _follower(dataset.model_uri, service, champion) if follows else None
         if follower is not None:
             click.echo(
-                f"following {dataset.model_uri}: checked every {champion['poll_interval_s']} s"
+                f"following {dataset.model_uri}: checked every {champion.poll_interval_s} s"
                 + (", and on POST /reload with the reload token" if reload_token else "")
             )
         while True:
@@ -232,9 +232,10 @@ def _checked_model(model_uri: str) -> str:
     return uri
 
 
-def _follower(alias_uri: str, service: dict[str, Any], champion: dict[str, Any]) -> Any:
+def _follower(alias_uri: str, service: dict[str, Any], champion: Any) -> Any:
     """The `ChampionFollower` of a service started with `service` (`build_app`'s config) from
-    `alias_uri`, with `serving.champion` settings; its reload requests' actor started."""
+    `alias_uri`, with the `serving.champion` settings (a `Champion`); its reload requests'
+    actor started."""
     import ray  # noqa: PLC0415
 
     from madewithml.serving.app import deploy_service  # noqa: PLC0415
@@ -246,12 +247,13 @@ def _follower(alias_uri: str, service: dict[str, Any], champion: dict[str, Any])
     from madewithml.shipping.registry import pinned_model_uri  # noqa: PLC0415
 
     requests = start_reload_requests()
+    projects = [project.model_dump() for project in champion.check_projects]
     return ChampionFollower(
         alias_uri,
         service["model_uri"],
-        poll_interval_s=champion["poll_interval_s"],
+        poll_interval_s=champion.poll_interval_s,
         pin=pinned_model_uri,
-        check=lambda candidate: check_candidate(candidate, champion["check_projects"]),
+        check=lambda candidate: check_candidate(candidate, projects),
         deploy=lambda candidate: deploy_service(service | {"model_uri": candidate}),
         reload_requested=lambda: ray.get(requests.take.remote()),
     )

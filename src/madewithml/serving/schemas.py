@@ -88,6 +88,17 @@ class RequestLog(BaseModel):
     max_buffered_rows: Annotated[int, Field(ge=1)]  # beyond it, new rows are dropped (counted)
 
 
+class Champion(BaseModel):
+    """How `kedro serve` of an alias follows it (`serving.champion`,
+    madewithml.serving.champion)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+    follow: bool  # False: the version pinned at start, whatever the alias does
+    poll_interval_s: Annotated[float, Field(ge=1)]  # how often the registry is asked
+    # Known projects a new version must answer (well-formed) before it is switched in.
+    check_projects: Annotated[list[Project], Field(min_length=1)]
+
+
 class Batching(BaseModel):
     max_batch_projects: Annotated[int, Field(ge=1)]  # projects per `predict`
     wait_s: Annotated[float, Field(ge=0)] = 0.0  # hold a batch for more requests (0: none)
