@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 from training import RESULTS, _machine, write_results
 
+from madewithml.core.tagger import tag_columns
 from madewithml.monitoring.drift import DriftSettings, drift_verdict
 from madewithml.pipelines.monitoring.nodes import (
     fit_reference_space,
@@ -127,9 +128,8 @@ def answered(reference: Reference, projects: pd.DataFrame) -> pd.DataFrame:
     """The pool as the request log records it: the projects and the model's answers."""
     projects = projects.reset_index(drop=True)
     answers = reference.model.predict(projects)
-    tags = [column for column in answers.columns if column != "prediction"]
     return projects.assign(
-        prediction=answers["prediction"], top_probability=answers[tags].max(axis=1)
+        prediction=answers["prediction"], top_probability=answers[tag_columns(answers)].max(axis=1)
     )
 
 

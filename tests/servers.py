@@ -130,3 +130,16 @@ def read_until_closed(sock, deadline: float | None = None) -> bytes:
 def raw_status(data: bytes) -> int | None:
     """The status of a raw HTTP/1.1 answer; None for none."""
     return int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/1.1 ") else None
+
+
+def start_kedro_serve(project: Path, *args: str) -> tuple[subprocess.Popen, str]:
+    """`kedro serve ARGS` in `project` as a user starts it: its own Ray (not the test
+    session's), on a free port. Returns the process and its URL."""
+    from factories import free_port  # noqa: PLC0415
+    from project_copy import kedro_env  # noqa: PLC0415
+
+    port = free_port()
+    env = kedro_env(project, project)
+    env.pop("RAY_ADDRESS", None)
+    process = start(["kedro", "serve", "--port", str(port), *args], project, env)
+    return process, f"http://127.0.0.1:{port}"

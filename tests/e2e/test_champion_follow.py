@@ -16,10 +16,8 @@ import httpx
 import mlflow
 import pandas as pd
 import pytest
-from factories import free_port
 from mlflow.tracking import MlflowClient
-from project_copy import kedro_env
-from servers import start, stop, wait_for, wait_for_line
+from servers import start_kedro_serve, stop, wait_for, wait_for_line
 
 PROJECT = {"title": "Transformers for text", "description": "A language model for search."}
 NAME = "madewithml-tagger"
@@ -147,11 +145,7 @@ def test_the_service_follows_the_champion_under_load_without_a_failed_request(pr
     gap = max(abs(expected["1"][tag] - expected[new][tag]) for tag in expected["1"])
     assert gap > 0.01, expected  # the two versions answer differently: the check means something
     client = MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
-    port = free_port()
-    env = kedro_env(project, project)
-    env.pop("RAY_ADDRESS", None)
-    process = start(["kedro", "serve", "--port", str(port)], project, env)
-    url = f"http://127.0.0.1:{port}"
+    process, url = start_kedro_serve(project)
     try:
         wait_for_line(process, f"following models:/{NAME}@champion", timeout=240)
         wait_for(url + "/", process)

@@ -75,15 +75,9 @@ def test_a_chunked_body_over_the_limit_is_refused_while_it_streams(service):
 @pytest.fixture(scope="module")
 def kedro_served(tiny_champion_project):
     """`kedro serve` as a user starts it (its own Ray, conf/base): (url, its process)."""
-    from factories import free_port  # noqa: PLC0415
-    from project_copy import kedro_env  # noqa: PLC0415
-    from servers import start, stop, wait_for  # noqa: PLC0415
+    from servers import start_kedro_serve, stop, wait_for  # noqa: PLC0415
 
-    port = free_port()
-    env = kedro_env(tiny_champion_project, tiny_champion_project)
-    env.pop("RAY_ADDRESS", None)
-    process = start(["kedro", "serve", "--port", str(port)], tiny_champion_project, env)
-    url = f"http://127.0.0.1:{port}"
+    process, url = start_kedro_serve(tiny_champion_project)
     try:
         wait_for(url + "/", process, timeout=240)
         yield url, process

@@ -10,9 +10,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-from factories import free_port
-from project_copy import kedro_env
-from servers import start, stop, wait_for, wait_for_line
+from servers import start_kedro_serve, stop, wait_for, wait_for_line
 
 from madewithml.datasets import RequestLogDataset
 
@@ -71,11 +69,7 @@ def test_every_answer_survives_failing_storage_and_sigterm_under_load(
     (project / "conf/local/serving.yml").write_text(
         "serving:\n  request_log:\n    flush_interval_s: 600\n    flush_rows: 50\n"
     )
-    port = free_port()
-    env = kedro_env(project, project)
-    env.pop("RAY_ADDRESS", None)
-    process = start(["kedro", "serve", "--port", str(port)], project, env)
-    url = f"http://127.0.0.1:{port}"
+    process, url = start_kedro_serve(project)
     answered: list[str] = []
     try:
         wait_for_line(process, f"what it answers recorded in {log_path}", timeout=240)

@@ -12,6 +12,12 @@ from kedro_mlflow.io.metrics import MlflowMetricsHistoryDataset
 from madewithml.datasets.atomic import AtomicJSONDataset
 
 
+def metrics_history(values: dict[str, float]) -> dict[str, list[dict[str, float]]]:
+    """Final values as what `MlflowMetricsDataset` saves (kedro-mlflow's metrics-history
+    format): one step, 0, per metric."""
+    return {name: [{"value": float(value), "step": 0}] for name, value in values.items()}
+
+
 class MlflowMetricsDataset(MlflowMetricsHistoryDataset):
     """kedro-mlflow's metrics dataset that also keeps the last values in a local JSON file.
 

@@ -13,6 +13,7 @@ from sklearn.pipeline import Pipeline
 from madewithml.core.pyfunc import THRESHOLD_PARAM
 from madewithml.core.text import project_text
 from madewithml.data.stopwords import stopwords
+from madewithml.datasets.tracking import metrics_history
 from madewithml.evaluation import calibration, scoring
 from madewithml.evaluation.baseline import make_baseline
 from madewithml.evaluation.plots import draw_threshold_curve
@@ -204,7 +205,7 @@ def report_metrics(report: dict) -> dict[str, dict[str, float]]:
     for name, scores in report["slices"].items():
         if scores["f1"] is not None:
             metrics[f"slice_f1_{name}"] = scores["f1"]
-    return {name: [{"value": float(value), "step": 0}] for name, value in metrics.items()}
+    return metrics_history(metrics)
 
 
 def plot_confusion_matrix(model_scores: dict) -> Figure:

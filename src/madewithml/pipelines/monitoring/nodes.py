@@ -12,6 +12,7 @@ from mlflow.pyfunc import PyFuncModel
 from transformers import PreTrainedTokenizerBase
 
 from madewithml.core.tagger import tag_columns
+from madewithml.datasets.tracking import metrics_history
 from madewithml.monitoring.drift import DriftSettings, drift_verdict
 from madewithml.monitoring.feedback import feedback_queue, requests_in_window
 from madewithml.monitoring.profile import (
@@ -108,7 +109,7 @@ def report_drift_metrics(drift_report: dict[str, Any]) -> dict[str, list[dict[st
         metrics["drift_detected"] = float(drift_report["drift_detected"])
     for name, result in drift_report["tests"].items():
         metrics[f"p_value_{name}"] = result["p_value"]
-    return {name: [{"value": float(value), "step": 0}] for name, value in metrics.items()}
+    return metrics_history(metrics)
 
 
 def plot_drift(

@@ -16,6 +16,7 @@ from madewithml.core.tfidf import TfidfModel
 from madewithml.core.tokenization import pad_id
 from madewithml.data.encoder import resolve_encoder
 from madewithml.data.stopwords import stopwords
+from madewithml.datasets.tracking import metrics_history
 from madewithml.evaluation import calibration
 from madewithml.evaluation.metrics import weighted_scores
 from madewithml.evaluation.plots import draw_threshold_curve
@@ -203,7 +204,7 @@ def calibrate_model(
         "val_nll_before": report["before"]["nll"],
         "val_nll_after": report["after"]["nll"],
     }
-    return shipped, report, {k: [{"value": float(v), "step": 0}] for k, v in metrics.items()}
+    return shipped, report, metrics_history(metrics)
 
 
 def _weighted_f1(y_true: list[str], y_pred: Any) -> float:

@@ -12,6 +12,7 @@ from transformers import PreTrainedTokenizerBase
 
 from madewithml.core.tokenization import pad_id
 from madewithml.data.encoder import resolve_encoder
+from madewithml.datasets.tracking import metrics_history
 from madewithml.training.trainer import run_name, train_loop_config
 from madewithml.training.tuner import (
     COMPLETED,
@@ -114,7 +115,7 @@ def select_best_hyperparameters(
         "trials_completed": int((outcomes == COMPLETED).sum()),
         "trials_stopped_early": int((outcomes == STOPPED_EARLY).sum()),
     }
-    metrics = {name: [{"value": float(value), "step": 0}] for name, value in summary.items()}
+    metrics = metrics_history(summary)
     return hyperparameters, metrics
 
 
