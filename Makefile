@@ -16,7 +16,7 @@ TORCH_PIN := $(shell grep -o '"torch==[^"]*"' pyproject.toml | tr -d '"')
 TORCH_INDEX ?= $(if $(shell command -v nvidia-smi 2>/dev/null),,https://download.pytorch.org/whl/cpu)
 PYTEST_ARGS ?=
 
-.PHONY: install lock run test test-fast cluster-up cluster-down lint format mlflow-ui viz jupyter strip-notebooks audit benchmark-data benchmark-training benchmark-tuning benchmark-serving benchmark-batch-inference benchmark-drift clean
+.PHONY: install lock run retrain test test-fast cluster-up cluster-down lint format mlflow-ui viz jupyter strip-notebooks audit benchmark-data benchmark-training benchmark-tuning benchmark-serving benchmark-batch-inference benchmark-drift benchmark-retrain clean
 
 install: $(STAMP)
 
@@ -41,6 +41,12 @@ lock: install
 
 run: install
 	$(BIN)/kedro run
+
+# Continuous training: new labelled CSVs in data/01_raw/incoming/ merged into the training data,
+# a challenger trained and evaluated against the champion, promoted only if it beats it
+# (data/08_reporting/comparison.md says why; docs/monitoring.md#continuous-training).
+retrain: install
+	$(BIN)/kedro run --pipelines=continuous_training
 
 # The whole suite, printing its 25 slowest tests.
 test: install
@@ -93,6 +99,10 @@ benchmark-data: install
 benchmark-batch-inference: install
 	$(BIN)/python benchmarks/batch_inference.py
 	$(BIN)/python benchmarks/long_text.py
+
+# Continuous training on the real data: a better challenger promoted, a worse one refused.
+benchmark-retrain: install
+	$(BIN)/python benchmarks/continuous_training.py
 
 # After `make run`: false alarms and detected shifts of the monitoring pipeline's drift tests.
 benchmark-drift: install

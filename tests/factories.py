@@ -66,13 +66,17 @@ def tiny_parameters(
     `num_epochs` of batches of 8 (at `lr`, else conf/base's) on one worker with one CPU
     (`workers` false: the environment's own), answering in float32 (the untrained tiny model's
     probabilities are nearly equal: bfloat16's rounding, which depends a little on a batch's
-    other rows, would turn its most likely tag); `more` is YAML appended as it is."""
+    other rows, would turn its most likely tag), with no behavioural cases (those of conf/base
+    are about real projects, which a tiny model trained on synthetic ones cannot know); `more`
+    is YAML appended as it is."""
     return (
         textwrap.dedent(
             f"""\
             encoder: {{name: {encoder}, max_length: 32}}
             inference: {{precision: float32}}
-            evaluation: {{min_holdout_rows: 10}}
+            evaluation:
+              min_holdout_rows: 10
+              behaviour: {{invariance: [], directional: [], minimum_functionality: []}}
             training:
               num_epochs: {num_epochs}
               batch_size: 8

@@ -109,3 +109,35 @@ def test_secrets_and_data_are_ignored_by_git(project_root, path):
     _tracked_files(project_root)  # skips outside a git checkout
     ignored = subprocess.run(["git", "check-ignore", "-q", path], cwd=project_root, check=False)
     assert ignored.returncode == 0, f"{path} is not git-ignored"
+
+
+def _make_targets(commands: str) -> list[str]:
+    """The make targets `commands` (shell lines) call, in order."""
+    return re.findall(r"^\s*make\s+([\w-]+)", commands, flags=re.MULTILINE)
+
+
+def test_the_github_workflow_runs_the_same_make_targets_as_ci_and_retrains_with_make_retrain(
+    project_root,
+):
+    """.github/workflows/ci.yml: its test job calls the make targets of .ci/run in the same
+    order (so the two cannot drift apart), its retrain job `make retrain`, and each target
+    exists in the Makefile; `make retrain` runs the continuous_training pipeline."""
+    import yaml  # noqa: PLC0415
+
+    workflow = yaml.safe_load((project_root / ".github/workflows/ci.yml").read_text())
+    jobs = workflow["jobs"]
+    ci = _make_targets((project_root / ".ci/run").read_text())
+    assert ci == ["install", "lint", "audit", "test"]
+
+    def steps(job: str) -> list[str]:
+        return _make_targets("\n".join(step.get("run", "") for step in jobs[job]["steps"]))
+
+    assert steps("test") == ci
+    assert steps("retrain") == ["install", "retrain"]
+    makefile = (project_root / "Makefile").read_text()
+    defined = set(re.findall(r"^([\w-]+):", makefile, flags=re.MULTILINE))
+    assert set(ci) | {"retrain"} <= defined
+    retrain = makefile.split("\nretrain:", 1)[1].split("\n\n", 1)[0]
+    assert "kedro run --pipelines=continuous_training" in retrain
+    triggers = workflow[True]  # YAML 1.1 reads the key `on` as true
+    assert {"pull_request", "workflow_dispatch", "repository_dispatch"} <= set(triggers)

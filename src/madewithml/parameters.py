@@ -170,10 +170,44 @@ class Baseline(_Block):
     remove_stopwords: StrictBool
 
 
+def _one_slot(template: str) -> str:
+    if template.count("{}") != 1:
+        raise ValueError("a template has exactly one {} for the word that changes")
+    return template
+
+
+Template = Annotated[str, AfterValidator(_one_slot)]
+
+
+class InvarianceCase(_Block):
+    template: Template
+    fill: Annotated[list[NonBlank], Field(min_length=2)]
+
+
+class DirectionalCase(_Block):
+    template: Template
+    expected: Annotated[dict[NonBlank, NonBlank], Field(min_length=2)]
+
+
+class MinimumFunctionalityCase(_Block):
+    title: NonBlank
+    expected: NonBlank
+
+
+class Behaviour(_Block):
+    """The behavioural cases every promoted model passes (madewithml.evaluation.behaviour)."""
+
+    invariance: list[InvarianceCase] = []
+    directional: list[DirectionalCase] = []
+    minimum_functionality: list[MinimumFunctionalityCase] = []
+
+
 class Evaluation(_Block):
     baseline: Baseline
     leakage: Literal["error", "warning"]
     min_holdout_rows: PositiveInt
+    promotion_margin: Annotated[float, Field(ge=0, lt=1)]
+    behaviour: Behaviour
     model_uri: str | None = None  # --params only, read by the catalog (mlflow_model)
 
 
@@ -240,6 +274,10 @@ class Monitoring(_Block):
     feedback: Feedback
 
 
+class ContinuousTraining(_Block):
+    holdout_overlap: Literal["drop", "error"]
+
+
 class ModelRegistry(BaseModel):
     model_config = ConfigDict(extra="allow", **STRICT)
     name: NonBlank
@@ -258,12 +296,28 @@ class Parameters(BaseModel):
     evaluation: Evaluation
     tuning: Tuning
     monitoring: Monitoring
+    continuous_training: ContinuousTraining
     model_registry: ModelRegistry
 
     @model_validator(mode="after")
     def _other_tag_is_not_accepted(self) -> Parameters:
         if self.data_processing.other_tag in self.data_processing.accepted_tags:
             raise ValueError("data_processing.other_tag must not be one of accepted_tags")
+        return self
+
+    @model_validator(mode="after")
+    def _behaviour_expects_known_tags(self) -> Parameters:
+        known = {*self.data_processing.accepted_tags, self.data_processing.other_tag}
+        behaviour = self.evaluation.behaviour
+        expected = [
+            *(tag for case in behaviour.directional for tag in case.expected.values()),
+            *(case.expected for case in behaviour.minimum_functionality),
+        ]
+        if unknown := sorted(set(expected) - known):
+            raise ValueError(
+                f"evaluation.behaviour expects tags the model cannot answer: {unknown} "
+                f"(the tags are {sorted(known)})"
+            )
         return self
 
 

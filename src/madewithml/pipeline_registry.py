@@ -7,6 +7,9 @@ Every folder of `pipelines/` is registered by `find_pipelines`; the composed one
 - `tuning`: data_processing, then the Ray Tune search (so it works from a fresh clone).
 - `__default__` (`kedro run`): data_processing, training, then the evaluation of the version
   training just registered (evaluation's `evaluated_model` is `tagger` here) and its promotion.
+- `continuous_training` (`make retrain`): the intake (new labelled rows merged into the
+  training data, `training_dataset`), then `__default__`'s steps on the merged data: the
+  challenger is promoted only if it beats the champion (evaluation's promotion rule).
 
 Nothing here reads configuration: parameters, the registered name and the threshold reach the
 model through the catalog and the nodes, so `--params`, `-e` and `--conf-source` apply.
@@ -22,9 +25,15 @@ from kedro.framework.project import find_pipelines
 from kedro.pipeline import Pipeline, pipeline
 
 from madewithml import pipelines as pipelines_package
-from madewithml.pipelines import data_processing, evaluation, training, tuning
+from madewithml.pipelines import (
+    continuous_training,
+    data_processing,
+    evaluation,
+    training,
+    tuning,
+)
 
-COMPOSED = ("__default__", "training", "tuning")
+COMPOSED = ("__default__", "training", "tuning", "continuous_training")
 
 
 class UnknownPipelineError(click.ClickException):
@@ -77,4 +86,13 @@ def register_pipelines() -> dict[str, Pipeline]:
     pipelines["training"] = trains
     pipelines["tuning"] = data_processing.create_pipeline() + tuning.create_pipeline()
     pipelines["__default__"] = trains + evaluates_what_was_trained
+    processes_merged_data = pipeline(
+        data_processing.create_pipeline(), inputs={"dataset": "training_dataset"}
+    )
+    pipelines["continuous_training"] = (
+        continuous_training.create_pipeline()
+        + processes_merged_data
+        + training.create_pipeline()
+        + evaluates_what_was_trained
+    )
     return pipelines

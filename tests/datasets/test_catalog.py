@@ -7,7 +7,16 @@ from __future__ import annotations
 import pytest
 from kedro.framework.project import pipelines, settings
 
-LAYERS = ["raw", "primary", "feature", "model_input", "models", "model_output", "reporting"]
+LAYERS = [
+    "raw",
+    "intermediate",
+    "primary",
+    "feature",
+    "model_input",
+    "models",
+    "model_output",
+    "reporting",
+]
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +45,10 @@ def test_every_declared_dataset_of_every_pipeline_has_a_known_layer(catalog):
     assert not {name: layer for name, layer in layers.items() if layer not in LAYERS}
 
 
-@pytest.mark.parametrize("name", ["__default__", "tuning", "inference", "evaluation"])
+@pytest.mark.parametrize(
+    "name",
+    ["__default__", "tuning", "inference", "evaluation", "monitoring", "continuous_training"],
+)
 def test_data_only_flows_forward_through_the_layers(catalog, name):
     backwards = []
     for node in pipelines[name].nodes:

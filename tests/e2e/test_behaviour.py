@@ -1,4 +1,6 @@
-"""Behavioural tests of a trained model (the seed's kinds), against `--model-uri`.
+"""Behavioural tests of a trained model (the seed's kinds), against `--model-uri`: the cases of
+`evaluation.behaviour` (conf/base/parameters_evaluation.yml), the same ones the promotion gate
+requires, one test per case.
 
 - invariance: a change that must not change the tag;
 - directional: a change that must change the tag, to the expected one;
@@ -10,89 +12,25 @@ Without `--model-uri` the session trains the default model on the real data once
 tests/conftest.py) and tests that.
 """
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
+import yaml
+
+from madewithml.core.tagger import PREDICTION
+from madewithml.evaluation.behaviour import behaviour_cases, passes
 
 pytestmark = pytest.mark.real_data
 
-
-def _predict(model, titles: list[str], descriptions: list[str] | None = None) -> list[str]:
-    """The model's answers as served: its own `predict` with its defaults (its own threshold),
-    what `mlflow models serve`, `kedro serve`, `kedro predict` and batch inference answer."""
-    frame = pd.DataFrame({"title": titles, "description": descriptions or [""] * len(titles)})
-    return model.predict(frame)["prediction"].tolist()
+CONF = Path(__file__).parents[2] / "conf/base/parameters_evaluation.yml"
+CASES = behaviour_cases(yaml.safe_load(CONF.read_text())["evaluation"]["behaviour"])
 
 
-INVARIANCE = [
-    ("Object detection with YOLO on {} images", ["drone", "satellite"]),
-    ("Fine-tuning BERT for sentiment analysis of {} reviews", ["movie", "product"]),
-    ("Deploying models with Kubernetes and Docker on {}", ["AWS", "GCP"]),
-    ("Named entity recognition for {} documents", ["legal", "medical"]),
-    ("Image segmentation of tumors in {} scans", ["MRI", "CT"]),
-    ("Monitoring {} models in production for data drift", ["fraud", "churn"]),
-]
-
-
-@pytest.mark.parametrize(("template", "words"), INVARIANCE)
-def test_invariance(trained_model, template, words):
-    predictions = _predict(trained_model, [template.format(word) for word in words])
-    assert len(set(predictions)) == 1, dict(zip(words, predictions, strict=True))
-
-
-DIRECTIONAL = [
-    (
-        "Transformers for {} classification",
-        {"text": "natural-language-processing", "image": "computer-vision"},
-    ),
-    (
-        "Convolutional networks for {}",
-        {
-            "object detection in photos": "computer-vision",
-            "sentiment of tweets": "natural-language-processing",
-        },
-    ),
-    (
-        "{} with deep learning",
-        {
-            "Machine translation": "natural-language-processing",
-            "Face recognition": "computer-vision",
-        },
-    ),
-    (
-        "Model {} tooling for machine learning teams",
-        {
-            "serving and monitoring": "mlops",
-            "summarization of documents": "natural-language-processing",
-        },
-    ),
-    (
-        "Learning to {}",
-        {
-            "play Atari games with reinforcement learning": "other",
-            "caption images": "computer-vision",
-        },
-    ),
-]
-
-
-@pytest.mark.parametrize(("template", "expected"), DIRECTIONAL)
-def test_directional(trained_model, template, expected):
-    texts = [template.format(change) for change in expected]
-    assert dict(zip(expected, _predict(trained_model, texts), strict=True)) == expected
-
-
-MINIMUM_FUNCTIONALITY = [
-    ("Real-time object detection with YOLOv8", "computer-vision"),
-    ("Semantic segmentation of street scenes with U-Net", "computer-vision"),
-    ("Question answering with BERT on SQuAD", "natural-language-processing"),
-    ("Machine translation with a sequence-to-sequence transformer", "natural-language-processing"),
-    ("CI/CD for machine learning models with MLflow and Kubernetes", "mlops"),
-    ("A feature store for serving machine learning features in production", "mlops"),
-    ("Deep reinforcement learning agent that plays Atari games", "other"),
-    ("Graph neural networks for molecule property prediction", "other"),
-]
-
-
-@pytest.mark.parametrize(("title", "expected"), MINIMUM_FUNCTIONALITY)
-def test_minimum_functionality(trained_model, title, expected):
-    assert _predict(trained_model, [title]) == [expected]
+@pytest.mark.parametrize("case", CASES, ids=[f"{c['kind']}: {c['case']}" for c in CASES])
+def test_behaviour(trained_model, case):
+    """Asked as served: the model's own `predict` with its defaults (its own threshold), what
+    `mlflow models serve`, `kedro serve`, `kedro predict` and batch inference answer."""
+    frame = pd.DataFrame({"title": case["titles"], "description": [""] * len(case["titles"])})
+    answers = trained_model.predict(frame)[PREDICTION].tolist()
+    assert passes(case, answers), dict(zip(case["titles"], answers, strict=True))

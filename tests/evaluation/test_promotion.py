@@ -10,7 +10,7 @@ from madewithml.evaluation.promotion import HOLDOUT_COLUMNS, decide_promotion, h
     ("candidate", "baseline", "champion", "promote", "why"),
     [
         (0.95, 0.90, None, True, "no champion yet"),
-        (0.95, 0.90, 0.94, True, "beats the baseline 0.9000 and champion 0.9400"),
+        (0.95, 0.90, 0.94, True, "beats the baseline's 0.9000 and the champion's 0.9400 by"),
         (0.93, 0.90, 0.94, False, "does not beat the champion's 0.9400 on the same holdout"),
         (0.94, 0.90, 0.94, False, "does not beat the champion's"),  # a tie keeps the champion
         (0.89, 0.90, None, False, "does not beat the baseline's 0.9000"),
@@ -36,6 +36,23 @@ def test_a_holdout_under_the_minimum_promotes_nothing(candidate, champion, rows)
         f"the holdout has {rows} rows, fewer than evaluation.min_holdout_rows 100"
         in (decision["reason"])
     )
+
+
+@given(
+    candidate=st.floats(0, 1),
+    champion=st.floats(0, 1),
+    margin=st.floats(0, 0.1),
+    failed=st.lists(st.text(min_size=1), max_size=5),
+)
+def test_a_promotion_beats_the_champion_by_more_than_the_margin_and_passes_every_case(
+    candidate, champion, margin, failed
+):
+    decision = decide_promotion(candidate, 0.0, champion, 191, 100, margin, failed)
+    assert decision["promote"] is (candidate - champion > margin and candidate > 0 and not failed)
+    if failed:
+        assert f"it fails {len(failed)} behavioural case" in decision["reason"]
+    elif candidate > 0 and not decision["promote"]:
+        assert f"by more than evaluation.promotion_margin {margin:g}" in decision["reason"]
 
 
 def _holdout(rows: int) -> pd.DataFrame:

@@ -18,7 +18,8 @@ logger = logging.getLogger(__name__)
 MAX_SHOWN = 10
 
 
-def _shown(values: list) -> str:
+def shown(values: list) -> str:
+    """The first `MAX_SHOWN` of `values`, comma-separated, and how many more there are."""
     more = f" and {len(values) - MAX_SHOWN} more" if len(values) > MAX_SHOWN else ""
     return ", ".join(map(str, values[:MAX_SHOWN])) + more
 
@@ -69,7 +70,7 @@ def resolve_duplicate_texts(projects: pd.DataFrame, policy: str) -> pd.DataFrame
         logger.warning(
             "%d projects repeat an earlier text after cleaning: dropped (ids %s)",
             copies.sum(),
-            _shown(resolved.loc[copies, "id"].tolist()),
+            shown(resolved.loc[copies, "id"].tolist()),
         )
     return resolved[~copies]
 
@@ -119,7 +120,7 @@ def check_leakage(
             f"{len(leaked)} holdout projects are also in the training data "
             f"({found['same_title_and_description']['count']} with the same title and "
             f"description, {found['same_text']['count']} with the same text after cleaning): "
-            f"holdout ids {_shown(leaked)}"
+            f"holdout ids {shown(leaked)}"
         )
         if policy == "error":
             raise DataValidationError(

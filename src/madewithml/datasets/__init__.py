@@ -18,6 +18,7 @@ from madewithml.datasets.atomic import (
     AtomicJSONDataset,
     AtomicMatplotlibDataset,
     AtomicParquetDataset,
+    AtomicTextDataset,
     AtomicYAMLDataset,
 )
 from madewithml.datasets.engine_csv import EngineCSVDataset
@@ -38,6 +39,7 @@ __all__ = [
     "AtomicJSONDataset",
     "AtomicMatplotlibDataset",
     "AtomicParquetDataset",
+    "AtomicTextDataset",
     "AtomicYAMLDataset",
     "EngineCSVDataset",
     "MlflowMetricsDataset",

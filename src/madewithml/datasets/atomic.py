@@ -18,6 +18,7 @@ from kedro.io.core import get_filepath_str
 from kedro_datasets.json import JSONDataset
 from kedro_datasets.matplotlib import MatplotlibDataset
 from kedro_datasets.pandas import CSVDataset, ParquetDataset
+from kedro_datasets.text import TextDataset
 from kedro_datasets.yaml import YAMLDataset
 
 from madewithml.datasets.transaction import RunTransaction, clear_leftovers
@@ -79,6 +80,10 @@ class AtomicParquetDataset(AtomicSave, ParquetDataset):
 
 class AtomicJSONDataset(AtomicSave, JSONDataset):
     """`json.JSONDataset` whose saves are atomic (see `AtomicSave`)."""
+
+
+class AtomicTextDataset(AtomicSave, TextDataset):
+    """`text.TextDataset` whose saves are atomic (see `AtomicSave`)."""
 
 
 class AtomicYAMLDataset(AtomicSave, YAMLDataset):

@@ -31,12 +31,16 @@ def decide_promotion(
     champion_f1: float | None,
     holdout_rows: int,
     min_holdout_rows: int,
+    margin: float = 0.0,
+    failed_cases: list[str] | tuple[str, ...] = (),
 ) -> dict[str, object]:
-    """Promote only a model whose served holdout F1 (at its own threshold) beats both the
-    baseline and the current champion, measured on the same holdout (`champion_f1` must be
-    the champion's score on it), of at least `min_holdout_rows` rows.
+    """Promote only a model that passes every behavioural case (`failed_cases` names those it
+    failed) and whose served holdout F1 (at its own threshold) beats the baseline's and the
+    current champion's by more than `margin`, measured on the same holdout (`champion_f1` must
+    be the champion's score on it) of at least `min_holdout_rows` rows.
 
-    Returns ``{"promote": bool, "reason": str}``; ties do not promote (the champion stays).
+    Returns ``{"promote": bool, "reason": str}``; a gain of `margin` or less does not promote
+    (the champion stays).
     """
     if holdout_rows < min_holdout_rows:
         return {
@@ -44,21 +48,34 @@ def decide_promotion(
             "reason": f"the holdout has {holdout_rows} rows, fewer than "
             f"evaluation.min_holdout_rows {min_holdout_rows}: its scores decide nothing",
         }
+    if failed_cases:
+        shown = "; ".join(failed_cases[:3]) + ("; ..." if len(failed_cases) > 3 else "")
+        return {
+            "promote": False,
+            "reason": f"it fails {len(failed_cases)} behavioural "
+            f"case{'s' if len(failed_cases) > 1 else ''} ({shown})",
+        }
     if candidate_f1 <= baseline_f1:
         return {
             "promote": False,
             "reason": f"served holdout F1 {candidate_f1:.4f} does not beat the baseline's "
             f"{baseline_f1:.4f}",
         }
-    if champion_f1 is not None and candidate_f1 <= champion_f1:
+    if champion_f1 is not None and candidate_f1 - champion_f1 <= margin:
         return {
             "promote": False,
             "reason": f"served holdout F1 {candidate_f1:.4f} does not beat the champion's "
-            f"{champion_f1:.4f} on the same holdout",
+            f"{champion_f1:.4f} on the same holdout by more than evaluation.promotion_margin "
+            f"{margin:g}",
         }
-    against = "no champion yet" if champion_f1 is None else f"champion {champion_f1:.4f}"
+    against = (
+        "no champion yet"
+        if champion_f1 is None
+        else f"the champion's {champion_f1:.4f} by {candidate_f1 - champion_f1:.4f} "
+        f"(margin {margin:g})"
+    )
     return {
         "promote": True,
-        "reason": f"served holdout F1 {candidate_f1:.4f} beats the baseline {baseline_f1:.4f} and "
-        f"{against}",
+        "reason": f"served holdout F1 {candidate_f1:.4f} beats the baseline's "
+        f"{baseline_f1:.4f} and {against}, and it passes every behavioural case",
     }

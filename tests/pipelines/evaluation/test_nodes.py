@@ -8,10 +8,11 @@ import pytest
 from madewithml.evaluation.metrics import weighted_scores
 from madewithml.pipelines.evaluation.nodes import (
     build_report,
+    check_behaviour,
+    compare_with_champion,
     decide,
     describe_evaluated_model,
     fit_baseline,
-    identify_holdout,
     plot_confusion_matrix,
     plot_per_class_f1,
     plot_threshold_curve,
@@ -203,46 +204,122 @@ def test_promote_carries_the_decision_the_model_its_f1_and_the_holdout():
 BIG = {"rows": 191, "digest": "d" * 64}
 
 
+PASSES = {"passed": 3, "total": 3, "failed": [], "cases": []}
+
+
 def test_decide_compares_the_served_f1_with_baseline_and_champion(holdout, model_scores):
     served_f1 = model_scores["served"]["overall"]["f1"]  # 0.67; most likely: 1.0
     weak = _baseline(holdout, ["other"] * 4)  # F1 0.1
     perfect = _baseline(holdout, holdout["tag"].tolist())
-    assert decide(model_scores, weak, {}, BIG, 100)["promote"] is True
-    assert decide(model_scores, perfect, {}, BIG, 100)["promote"] is False
+    assert decide(model_scores, weak, PASSES, {}, BIG, 100, 0.0)["promote"] is True
+    assert decide(model_scores, perfect, PASSES, {}, BIG, 100, 0.0)["promote"] is False
     # a champion between the served and the most likely F1: the served score decides
     champion = {"version": "2", "holdout_f1": 0.8}
     assert served_f1 < 0.8 < model_scores["most_likely"]["overall"]["f1"]
-    decision = decide(model_scores, weak, champion, BIG, 100)
+    decision = decide(model_scores, weak, PASSES, champion, BIG, 100, 0.0)
     assert decision["promote"] is False and decision["current_champion"] == champion
     assert decision["holdout"] == BIG
-    assert decide(model_scores, weak, {"version": "1", "holdout_f1": 0.6}, BIG, 100)["promote"]
+    below = {"version": "1", "holdout_f1": 0.6}
+    assert decide(model_scores, weak, PASSES, below, BIG, 100, 0.0)["promote"]
+    # the gain must exceed the margin
+    assert not decide(model_scores, weak, PASSES, below, BIG, 100, served_f1 - 0.6)["promote"]
     small = {"rows": 4, "digest": "d" * 64}
-    assert decide(model_scores, weak, {}, small, 100)["promote"] is False
+    assert decide(model_scores, weak, PASSES, {}, small, 100, 0.0)["promote"] is False
+    fails = {**PASSES, "passed": 2, "failed": ["invariance: {} images"]}
+    refused = decide(model_scores, weak, fails, {}, BIG, 100, 0.0)
+    assert refused["promote"] is False
+    assert "fails 1 behavioural case (invariance: {} images)" in refused["reason"]
 
 
-def _never_loaded():
-    raise AssertionError("the champion was loaded though its score is on this holdout")
+def _always_answers(tag):
+    class Model:
+        def predict(self, frame, params=None):
+            rows = len(frame)
+            probabilities = {t: [1.0 if t == tag else 0.0] * rows for t in CLASS_TO_INDEX}
+            return pd.DataFrame({"prediction": [tag] * rows, **probabilities})
+
+    return Model()
 
 
-def test_the_champion_is_scored_again_on_a_holdout_its_score_was_not_measured_on(
-    holdout, tiny_logged_model
-):
+CASES = {
+    "invariance": [{"template": "YOLO on {} images", "fill": ["drone", "satellite"]}],
+    "minimum_functionality": [{"title": "Feature store", "expected": "mlops"}],
+}
+
+
+def test_the_champion_is_scored_now_on_this_holdout_and_the_behavioural_cases(holdout):
     """Issue 26: a champion promoted on a one-row holdout with F1 1.0 beat every real model
-    from then on. Its recorded F1 counts only on the holdout it was measured on; on any other
-    the champion itself is scored again, as the candidate is."""
-    _, model = tiny_logged_model
-    identity = identify_holdout(holdout)
-    classes = {tag: i for i, tag in enumerate(sorted(set(holdout["tag"])))}
+    from then on. Its recorded F1 counts for nothing: the champion is scored on this holdout
+    and these cases, as the candidate is."""
+    loads = []
+
+    def champion_model():
+        loads.append(1)
+        return _always_answers("mlops")
+
     poisoned = {"version": "1", "holdout_f1": 1.0, "holdout_digest": "0" * 64, "holdout_rows": 1}
-    scored = score_champion(poisoned, lambda: model, holdout, identity, classes, "other")
-    own = score_model(holdout, predict_holdout(holdout, model), classes, "other")
-    assert scored["holdout_f1"] == own["served"]["overall"]["f1"] < 1.0
-    assert scored["recorded_holdout_f1"] == 1.0
-    # On the same holdout the recorded score stands, and the model is not even loaded.
-    same = {**poisoned, "holdout_f1": 0.9, "holdout_digest": identity["digest"]}
-    kept = score_champion(same, _never_loaded, holdout, identity, classes, "other")
-    assert kept["holdout_f1"] == 0.9
-    assert score_champion({}, _never_loaded, holdout, identity, classes, "other") == {}
+    summary, scores = score_champion(
+        poisoned, champion_model, holdout, CLASS_TO_INDEX, "other", CASES
+    )
+    assert loads == [1]  # loaded once for both
+    assert summary["holdout_f1"] == scores["served"]["overall"]["f1"] < 1.0
+    assert summary["recorded_holdout_f1"] == 1.0 and summary["version"] == "1"
+    assert scores["served"]["per_class"]["mlops"]["recall"] == 1.0
+    assert scores["behaviour"]["passed"] == 2 and summary["behaviour_passed"] == "2/2"
+    assert score_champion({}, None, holdout, CLASS_TO_INDEX, "other", CASES) == ({}, {})
+
+
+def test_the_comparison_report_puts_champion_and_challenger_side_by_side(holdout, model_scores):
+    weak = _baseline(holdout, ["other"] * 4)
+    champion_scores = score_model(
+        holdout,
+        holdout[["id", "tag"]].assign(prediction="mlops", most_likely="mlops"),
+        CLASS_TO_INDEX,
+        "other",
+    )
+    theirs = check_behaviour(_always_answers("mlops"), CASES)  # passes both cases
+    mine = {
+        "passed": 1,
+        "total": 2,
+        "failed": ["minimum_functionality: Feature store"],
+        "cases": [
+            {**theirs["cases"][0], "answered": ["other", "other"], "passed": True},
+            {**theirs["cases"][1], "answered": ["other"], "passed": False},
+        ],
+    }
+    champion = {"version": "4", "holdout_f1": champion_scores["served"]["overall"]["f1"]}
+    decision = decide(model_scores, weak, mine, champion, BIG, 100, 0.005)
+    model = {"model_uri": "models:/m/5", "run_id": "r5", "threshold": 0.4}
+    report = build_report(model, model_scores, weak, mine, decision, {})
+    markdown = compare_with_champion(report, {**champion_scores, "behaviour": theirs})
+    lines = markdown.splitlines()
+    assert lines[0] == "# Challenger vs champion"
+    assert "**Decision: not promoted.** It fails 1 behavioural case" in markdown
+    assert "- Champion: version 4" in lines and "`models:/m/5`" in markdown
+    old, new = champion_scores["served"]["overall"]["f1"], model_scores["served"]["overall"]["f1"]
+    assert f"| f1 | {old:.4f} | {new:.4f} | {new - old:+.4f} |" in lines
+    assert "| behavioural cases passed | 2/2 | 1/2 | -1 |" in lines
+    mlops = model_scores["served"]["per_class"]["mlops"]["f1"]
+    assert (
+        f"| `mlops` | 1 | {champion_scores['served']['per_class']['mlops']['f1']:.4f} | "
+        f"{mlops:.4f} |" in markdown
+    )
+    assert "| minimum_functionality: Feature store | mlops | mlops | other |" in lines
+    assert all(f"| `{name}` |" in markdown for name in report["slices"])
+    first = compare_with_champion(
+        build_report(
+            model,
+            model_scores,
+            weak,
+            PASSES,
+            decide(model_scores, weak, PASSES, {}, BIG, 100, 0.005),
+            {},
+        ),
+        {},
+    )
+    assert "**Decision: promoted.**" in first and "- Champion: none yet" in first
+    assert f"| f1 | – | {new:.4f} | – |" in first.splitlines()
+    assert "It passes all 3 cases." in first
 
 
 def test_report_and_its_mlflow_metrics(holdout, model_scores):
@@ -252,7 +329,7 @@ def test_report_and_its_mlflow_metrics(holdout, model_scores):
         "same_text": {"count": 1, "ids": [7]},
     }
     model = {"model_uri": "m", "threshold": 0.4}
-    report = build_report(model, model_scores, baseline, {"promote": True}, leakage)
+    report = build_report(model, model_scores, baseline, PASSES, {"promote": True}, leakage)
     assert report["holdout_in_training_data"] == leakage
     served_f1 = model_scores["served"]["overall"]["f1"]
     assert report["overall"]["f1"] == served_f1  # the top-level scores are the served ones
@@ -270,6 +347,7 @@ def test_report_and_its_mlflow_metrics(holdout, model_scores):
     assert metrics["holdout_most_likely_f1"] == [{"value": 1.0, "step": 0}]
     assert metrics["holdout_answered_other"] == [{"value": 0.5, "step": 0}]
     assert metrics["threshold"] == [{"value": 0.4, "step": 0}]
+    assert metrics["behaviour_failed"] == [{"value": 0.0, "step": 0}]
     assert metrics["holdout_f1_mlops"] == [{"value": 0.0, "step": 0}]  # served, not most likely
     assert metrics["slice_f1_short_text"][0]["value"] == pytest.approx(2 / 3)
     empty = build_report(
@@ -281,6 +359,7 @@ def test_report_and_its_mlflow_metrics(holdout, model_scores):
             "other",
         ),
         baseline,
+        PASSES,
         {"promote": False},
         leakage,
     )

@@ -14,7 +14,7 @@ from madewithml.core.pyfunc import THRESHOLD_PARAM
 from madewithml.core.text import project_text
 from madewithml.data.stopwords import stopwords
 from madewithml.datasets.tracking import metrics_history
-from madewithml.evaluation import calibration, scoring
+from madewithml.evaluation import behaviour, calibration, comparison, scoring
 from madewithml.evaluation.baseline import make_baseline
 from madewithml.evaluation.plots import draw_threshold_curve
 from madewithml.evaluation.promotion import decide_promotion, holdout_identity
@@ -79,49 +79,67 @@ def identify_holdout(holdout_projects: pd.DataFrame) -> dict:
     return holdout_identity(holdout_projects)
 
 
+def check_behaviour(evaluated_model: Any, cases: dict[str, list[dict]]) -> dict:
+    """The evaluated model's answers to every behavioural case (`evaluation.behaviour`), as
+    served, and which it fails."""
+    return behaviour.check_behaviour(evaluated_model, cases)
+
+
 def score_champion(
     champion: dict,
     champion_model: Callable[[], Any] | None,
     holdout_projects: pd.DataFrame,
-    holdout: dict,
     class_to_index: dict[str, int],
     other_tag: str,
-) -> dict:
-    """The current champion with its served F1 on this run's holdout: the F1 recorded at its
-    promotion when it was measured on the same holdout (equal digests), else scored here by
-    the champion itself (`champion_model` loads it only then). ``{}`` when there is none."""
+    cases: dict[str, list[dict]],
+) -> tuple[dict, dict]:
+    """The current champion, scored now as the candidate is: on this run's holdout (as served
+    and by the most likely tag) and on the behavioural cases. A score recorded at its
+    promotion counts for nothing here (it may come from another holdout).
+
+    Returns the champion with its served F1 on this holdout (what the decision compares; its
+    recorded F1 beside it) and its full scores and behaviour (what the comparison report
+    shows); both ``{}`` when there is no champion.
+    """
     if not champion:
-        return {}
-    if champion.get("holdout_digest") == holdout["digest"]:
-        return {**champion, "scored_on": "the same holdout, at its promotion"}
+        return {}, {}
     if champion_model is None:
-        raise ValueError("the champion has to be scored on this holdout, but no model was given")
-    predictions = predict_holdout(holdout_projects, champion_model())
+        raise ValueError("there is a champion to score, but no model was given")
+    model = champion_model()
+    predictions = predict_holdout(holdout_projects, model)
     scores = score_model(holdout_projects, predictions, class_to_index, other_tag)
-    return {
+    answers = behaviour.check_behaviour(model, cases)
+    summary = {
         **champion,
         "recorded_holdout_f1": champion.get("holdout_f1"),
         "holdout_f1": scores[scoring.SERVED]["overall"]["f1"],
-        "scored_on": "this holdout, now (its recorded score was measured on another)",
+        "scored_on": "this holdout, now",
+        "behaviour_passed": f"{answers['passed']}/{answers['total']}",
     }
+    return summary, {**scores, "behaviour": answers}
 
 
 def decide(
     model_scores: dict,
     baseline_scores: dict,
+    model_behaviour: dict,
     champion: dict,
     holdout: dict,
     min_holdout_rows: int,
+    margin: float,
 ) -> dict:
-    """Whether the evaluated model should become the champion, and why: its served F1 (as it
-    answers with its own threshold) against the baseline's and the champion's, all on this
-    holdout, which must have at least `min_holdout_rows` rows."""
+    """Whether the evaluated model should become the champion, and why: it passes every
+    behavioural case, and its served F1 (as it answers with its own threshold) beats the
+    baseline's and, by more than `margin`, the champion's, all on this holdout, which must
+    have at least `min_holdout_rows` rows."""
     decision = decide_promotion(
         model_scores[scoring.SERVED]["overall"]["f1"],
         baseline_scores["overall"]["f1"],
         champion.get("holdout_f1") if champion else None,
         holdout["rows"],
         min_holdout_rows,
+        margin,
+        model_behaviour["failed"],
     )
     return {**decision, "holdout": holdout, "current_champion": champion or None}
 
@@ -144,6 +162,7 @@ def build_report(
     model: dict,
     model_scores: dict,
     baseline_scores: dict,
+    model_behaviour: dict,
     promotion: dict,
     leakage: dict,
 ) -> dict:
@@ -164,9 +183,17 @@ def build_report(
         scoring.MOST_LIKELY: model_scores[scoring.MOST_LIKELY],
         "baseline": baseline_scores,
         "lift_over_baseline": lift,
+        "behaviour": model_behaviour,
         "promotion": promotion,
         "holdout_in_training_data": leakage,
     }
+
+
+def compare_with_champion(evaluation_report: dict, champion_scores: dict) -> str:
+    """The comparison report (data/08_reporting/comparison.md): champion against candidate on
+    the same holdout, overall, per class and per slice (as served), on the behavioural
+    cases, and the decision with its reason."""
+    return comparison.comparison_markdown(evaluation_report, champion_scores)
 
 
 def promote(evaluation_report: dict) -> dict:
@@ -198,6 +225,7 @@ def report_metrics(report: dict) -> dict[str, dict[str, float]]:
     leaked = {i for kind in report["holdout_in_training_data"].values() for i in kind["ids"]}
     metrics["holdout_in_training_data"] = len(leaked)
     metrics["lift_f1"] = report["lift_over_baseline"]["f1"]
+    metrics["behaviour_failed"] = len(report["behaviour"]["failed"])
     if report["model"].get("threshold") is not None:
         metrics["threshold"] = report["model"]["threshold"]
     for tag, scores in report["per_class"].items():

@@ -1,5 +1,5 @@
 """The evaluation pipeline: holdout metrics (as served and by the most likely tag), slices, a
-baseline, plots and the promotion.
+baseline, behavioural cases, plots, the comparison with the champion and the promotion.
 
 The raw holdout goes through the same nodes as the training data; predictions come from the
 logged model's own `predict` (`evaluated_model`: in `kedro run`, the version that training just
@@ -14,6 +14,8 @@ from madewithml.pipelines.data_processing.pipeline import prepared_projects
 
 from .nodes import (
     build_report,
+    check_behaviour,
+    compare_with_champion,
     decide,
     describe_evaluated_model,
     fit_baseline,
@@ -34,6 +36,7 @@ from .nodes import (
 def create_pipeline(**kwargs) -> Pipeline:
     """Build the evaluation pipeline."""
     baseline = "params:evaluation.baseline"
+    behaviour = "params:evaluation.behaviour"
     return pipeline(
         [
             prepared_projects("holdout", "holdout_projects"),
@@ -81,16 +84,22 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             node(identify_holdout, "holdout_projects", "holdout_identity", name="identify_holdout"),
             node(
+                check_behaviour,
+                ["evaluated_model", behaviour],
+                "model_behaviour",
+                name="check_behaviour",
+            ),
+            node(
                 score_champion,
                 [
                     "champion",
                     "champion_model",
                     "holdout_projects",
-                    "holdout_identity",
                     "class_to_index",
                     "params:data_processing.other_tag",
+                    behaviour,
                 ],
-                "champion_on_holdout",
+                ["champion_on_holdout", "champion_scores"],
                 name="score_champion",
             ),
             node(
@@ -98,9 +107,11 @@ def create_pipeline(**kwargs) -> Pipeline:
                 [
                     "model_scores",
                     "baseline_scores",
+                    "model_behaviour",
                     "champion_on_holdout",
                     "holdout_identity",
                     "params:evaluation.min_holdout_rows",
+                    "params:evaluation.promotion_margin",
                 ],
                 "promotion",
                 name="decide_promotion",
@@ -111,11 +122,18 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "evaluated_model_info",
                     "model_scores",
                     "baseline_scores",
+                    "model_behaviour",
                     "promotion",
                     "holdout_leakage",
                 ],
                 "evaluation_report",
                 name="build_report",
+            ),
+            node(
+                compare_with_champion,
+                ["evaluation_report", "champion_scores"],
+                "comparison_report",
+                name="compare_with_champion",
             ),
             node(report_metrics, "evaluation_report", "evaluation_metrics", name="log_metrics"),
             node(promote, "evaluation_report", "new_champion", name="promote"),
