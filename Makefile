@@ -92,6 +92,7 @@ benchmark-serving: install
 	$(BIN)/python benchmarks/serving.py
 	$(BIN)/python benchmarks/request_log.py
 	$(BIN)/python benchmarks/precision.py
+	$(BIN)/python benchmarks/champion_follow.py
 
 benchmark-data: install
 	$(BIN)/python benchmarks/data_processing.py

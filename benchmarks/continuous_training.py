@@ -4,7 +4,8 @@ real data, by the commands a user runs.
 In a throw-away project copy whose raw dataset.csv is a stratified half of the real one (the
 holdout is the real holdout):
 
-1. `kedro run`: the champion, trained on that half;
+1. `kedro run`: the champion, trained on that half (made the champion by hand if the promotion
+   gate refuses it, so that the next steps have a champion to beat);
 2. the other half arrives, correctly labelled, as data/01_raw/incoming/batch.csv, and
    `kedro run --pipelines=continuous_training` (`make retrain`) trains a challenger on all of it:
    it should be promoted;
@@ -29,10 +30,12 @@ import time
 from pathlib import Path
 
 import pandas as pd
+from mlflow.tracking import MlflowClient
 from project_copy import copy_project, kedro_env
 from training import KEDRO, RESULTS, _data_dir, _machine, write_results
 
 SEED = 7
+NAME = "madewithml-tagger"
 
 
 def _run(project: Path, data_dir: Path, *args: str) -> float:
@@ -94,6 +97,13 @@ def main() -> None:
         incoming.mkdir(parents=True)
 
         outcomes.append(_outcome(project, "champion: `kedro run` on half", _run(project, data_dir)))
+        if not outcomes[0]["promoted"]:
+            # The gate refused it (the reason is in the table): a person makes it the champion
+            # anyway, so that the challengers below have one to beat.
+            version = outcomes[0]["version"].rsplit("/", 1)[1]
+            client = MlflowClient(tracking_uri=kedro_env(project, data_dir)["MLFLOW_TRACKING_URI"])
+            client.set_registered_model_alias(NAME, "champion", version)
+            outcomes[0]["step"] += ", made champion by hand"
         second.to_csv(incoming / "batch.csv", index=False)
         seconds = _run(project, data_dir, "--pipelines=continuous_training")
         outcomes.append(_outcome(project, "the other half arrives, labelled", seconds))

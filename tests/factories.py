@@ -142,6 +142,36 @@ def mlflow_tracking(folder: Path):
     return {"tracking_uri": uri, "run_id": run.info.run_id, "experiment_id": experiment}, client
 
 
+def register_variant(project: Path, folder: Path, change, name: str = "madewithml-tagger") -> str:
+    """A new registered version in `project`'s MLflow store: a copy of version 1's files in
+    `folder`, `change`d (a function of the model folder), logged by version 1's run."""
+    import mlflow  # noqa: PLC0415
+    from mlflow.tracking import MlflowClient  # noqa: PLC0415
+
+    tracking = f"sqlite:///{project / 'mlflow.db'}"
+    mlflow.set_tracking_uri(tracking)
+    try:
+        local = Path(mlflow.artifacts.download_artifacts(f"models:/{name}/1", dst_path=str(folder)))
+    finally:
+        mlflow.set_tracking_uri(None)
+    change(local)
+    client = MlflowClient(tracking_uri=tracking)
+    run_id = client.get_model_version(name, "1").run_id
+    return str(client.create_model_version(name, str(local), run_id=run_id).version)
+
+
+def mislabelled(model: Path) -> None:
+    """A model folder changed to answer the wrong tag for every project: its classes saved in
+    the wrong order (each index named after the next tag), a bug a person could make."""
+    import json  # noqa: PLC0415
+
+    (settings_file,) = model.rglob("tagger.json")
+    settings = json.loads(settings_file.read_text())
+    classes = settings["classes"]
+    settings["classes"] = classes[1:] + classes[:1]
+    settings_file.write_text(json.dumps(settings))
+
+
 def free_port(below: int | None = None) -> int:
     """A TCP port on loopback that nothing listens on now; `below`: one under that number
     (Kedro-Viz refuses ports above 49151, where the system picks ephemeral ones)."""

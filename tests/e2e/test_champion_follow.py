@@ -16,6 +16,7 @@ import httpx
 import mlflow
 import pandas as pd
 import pytest
+from factories import register_variant
 from mlflow.tracking import MlflowClient
 from servers import start_kedro_serve, stop, wait_for, wait_for_line
 
@@ -61,19 +62,6 @@ def _expected(project: Path, versions: list[str]) -> dict[str, dict[str, float]]
         return expected
     finally:
         mlflow.set_tracking_uri(None)
-
-
-def _register_variant(project: Path, folder: Path, change) -> str:
-    """A new version: a copy of version 1's files, `change`d (a function of the folder)."""
-    client = MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
-    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
-    try:
-        local = Path(mlflow.artifacts.download_artifacts(f"models:/{NAME}/1", dst_path=str(folder)))
-    finally:
-        mlflow.set_tracking_uri(None)
-    change(local)
-    run_id = client.get_model_version(NAME, "1").run_id
-    return str(client.create_model_version(NAME, str(local), run_id=run_id).version)
 
 
 def _recalibrated(model: Path) -> None:
@@ -139,8 +127,8 @@ def _promote_under_load(url, process, client, new: str, broken: str) -> dict:
 
 
 def test_the_service_follows_the_champion_under_load_without_a_failed_request(project, tmp_path):
-    new = _register_variant(project, tmp_path / "new", _recalibrated)
-    broken = _register_variant(project, tmp_path / "broken", _damaged)
+    new = register_variant(project, tmp_path / "new", _recalibrated)
+    broken = register_variant(project, tmp_path / "broken", _damaged)
     expected = _expected(project, ["1", new])
     gap = max(abs(expected["1"][tag] - expected[new][tag]) for tag in expected["1"])
     assert gap > 0.01, expected  # the two versions answer differently: the check means something

@@ -17,7 +17,15 @@ from kedro_project import KEDRO, kedro, kedro_env
 
 pytestmark = pytest.mark.real_data
 
-PIPELINES = ["data_processing", "training", "tuning", "evaluation", "inference", "monitoring"]
+PIPELINES = [
+    "data_processing",
+    "training",
+    "tuning",
+    "evaluation",
+    "inference",
+    "monitoring",
+    "continuous_training",
+]
 # Kedro's data engineering convention, in the order the data flows.
 LAYERS = ["raw", "primary", "feature", "model_input", "models", "model_output", "reporting"]
 
