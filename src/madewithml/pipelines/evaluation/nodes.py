@@ -198,8 +198,9 @@ def compare_with_champion(evaluation_report: dict, champion_scores: dict) -> str
 
 def promote(evaluation_report: dict) -> dict:
     """What the registry's champion alias becomes: the evaluated model (its URI, its exact
-    served holdout F1 and the holdout it was measured on, which the next evaluation compares
-    with) when the decision is to promote; with ``promote`` false the champion stays."""
+    served holdout F1 and the holdout it was measured on, recorded as the version's tags and
+    compared when another promotion overlaps this one) when the decision is to promote; with
+    ``promote`` false the champion stays."""
     promotion = evaluation_report["promotion"]
     champion = promotion.get("current_champion") or {}
     return {
