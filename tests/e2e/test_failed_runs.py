@@ -130,7 +130,8 @@ def test_a_misspelt_pipeline_lists_the_registered_ones(tmp_path):
     assert (
         squashed(
             "no pipeline named 'trainig': the registered pipelines are __default__, "
-            "data_processing, evaluation, inference, monitoring, training, tuning"
+            "continuous_training, data_processing, evaluation, inference, monitoring, training, "
+            "tuning"
         )
         in output
     )
