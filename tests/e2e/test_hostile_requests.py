@@ -17,6 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import psutil
 import pytest
+import yaml
+from factories import PROJECT_ROOT
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from servers import raw_status, read_until_closed
@@ -109,6 +111,10 @@ def test_a_200_mb_chunked_body_neither_fills_memory_nor_stops_the_service(kedro_
     # the same traffic as during the attack, before the measure starts.
     with ThreadPoolExecutor(2) as pool:
         assert set(pool.map(lambda _: _alive(url), range(40))) == {None}
+    # ... and their rows' first write to the request log (conf/base: at least every
+    # flush_interval_s) loads the Parquet writer into each replica, some 100 MB apiece.
+    serving = yaml.safe_load((PROJECT_ROOT / "conf/base/serving.yml").read_text())["serving"]
+    time.sleep(serving["request_log"]["flush_interval_s"] + 3)
     before = _served_rss(process)
     assert before > 0
     answered, stop = [], threading.Event()
