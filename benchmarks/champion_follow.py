@@ -176,8 +176,8 @@ def main() -> None:
         "",
         "During the switch the new replicas start beside the old ones on the same 2 cores "
         "(max_surge_percent 100), so throughput drops and latency rises until the old ones "
-        "drain; no request is dropped. tests/e2e/test_champion_follow.py checks the same on the "
-        "tiny model, and that a broken version is refused.",
+        "drain; no request is dropped. tests/e2e/test_production_loop.py checks the same on the "
+        "tiny model, in the whole loop, and that a broken version is refused.",
     ]
     write_results(args.out, lines)
 

@@ -172,6 +172,15 @@ def mislabelled(model: Path) -> None:
     settings_file.write_text(json.dumps(settings))
 
 
+def damaged(model: Path) -> None:
+    """A model folder whose weights are overwritten at their end (their digest no longer
+    matches): a version the service must refuse."""
+    weights = max((p for p in model.rglob("*") if p.is_file()), key=lambda p: p.stat().st_size)
+    data = bytearray(weights.read_bytes())
+    data[-64:] = bytes(64)
+    weights.write_bytes(bytes(data))
+
+
 def free_port(below: int | None = None) -> int:
     """A TCP port on loopback that nothing listens on now; `below`: one under that number
     (Kedro-Viz refuses ports above 49151, where the system picks ephemeral ones)."""

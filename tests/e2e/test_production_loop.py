@@ -3,7 +3,9 @@ sending requests from start to end: `kedro serve` logs every answer → in-distr
 `kedro run --pipelines=monitoring` raises no alarm → traffic from another domain → monitoring
 flags the shift and queues the unsure answers → a person labels the queue → `make retrain`'s
 pipeline merges the rows and promotes the challenger → the running service answers with the
-new version. No request fails throughout.
+new version → someone moves the alias to a version with damaged weights and asks for a reload
+(`POST /reload`, which needs the token): it is refused, and the new version keeps answering.
+No request fails throughout.
 
 A tiny project (tiny model, synthetic projects), whose champion answers the wrong tag to
 everything (its classes saved in the wrong order), so that the retrained model beats it. Its
@@ -24,7 +26,7 @@ from pathlib import Path
 import httpx
 import pandas as pd
 import pytest
-from factories import mislabelled, register_variant, write_raw_data
+from factories import damaged, mislabelled, register_variant, write_raw_data
 from kedro_project import kedro
 from mlflow.tracking import MlflowClient
 from servers import start_kedro_serve, stop, wait_for, wait_for_line
@@ -33,6 +35,7 @@ NAME = "madewithml-tagger"
 CLIENTS = 2
 POLL_S = 2
 WEAK_BASELINE = "--params=evaluation.baseline.C=1.0e-6"
+TOKEN = "the reload token of this test"
 # Traffic from another domain: Python's own documentation, a function and its docstring.
 OTHER_DOMAIN = [
     {"title": name, "description": (getattr(module, name).__doc__ or name).split("\n\n")[0]}
@@ -100,6 +103,29 @@ def _monitor(project, data_dir, env, answers: list, more: int, since: float | No
     return json.loads((project / "data/08_reporting/drift.json").read_text())
 
 
+def _move_to_a_damaged_version(project: Path, tmp_path: Path, process, url: str) -> list[int]:
+    """Someone moves the alias to a version with damaged weights and asks for a reload, first
+    without the token, then with it; once the service has refused the version, the two
+    statuses."""
+    broken = register_variant(project, tmp_path / "broken", damaged)
+    client = MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
+    client.set_registered_model_alias(NAME, "champion", broken)
+    reloads = [
+        httpx.post(url + "/reload").status_code,
+        httpx.post(url + "/reload", headers={"Authorization": f"Bearer {TOKEN}"}).status_code,
+    ]
+    wait_for_line(process, f"models:/{NAME}/{broken}, which is refused", timeout=60)
+    time.sleep(2)  # requests go on after the refusal
+    return reloads
+
+
+def _write_summary(phases: dict, answers: list) -> None:
+    """test-artifacts/production-loop.json: when each step ended, and the requests sent."""
+    summary = {"seconds": phases, "requests": len(answers), "clients": CLIENTS}
+    Path("test-artifacts").mkdir(exist_ok=True)
+    Path("test-artifacts/production-loop.json").write_text(json.dumps(summary, indent=2))
+
+
 @pytest.fixture
 def project(tiny_champion_project, tmp_path):
     """A copy of the tiny project, its champion a version that answers the wrong tags,
@@ -118,6 +144,7 @@ def project(tiny_champion_project, tmp_path):
         "  request_log:\n    flush_interval_s: 1\n"
         "  deployment:\n    num_replicas: 1\n"  # one to start and one to roll out: faster
     )
+    (copy / "conf/local/credentials.yml").write_text(f"serving_reload_token: {TOKEN}\n")
     return copy, bad
 
 
@@ -163,15 +190,14 @@ def test_serve_log_monitor_label_retrain_and_follow_without_a_failed_request(
         wait_for_line(process, f"now serving models:/{NAME}/{new}", timeout=150)
         switched = time.monotonic()
         reached("serving the new champion")
-        time.sleep(3)  # requests after the switch
+        reloads = _move_to_a_damaged_version(project, tmp_path, process, url)
+        reached("the damaged version refused")
     finally:
         done.set()
         pool.shutdown(wait=True)
         output = stop(process) if process.poll() is None else "".join(process.lines)
 
-    summary = {"seconds": phases, "requests": len(answers), "clients": CLIENTS}
-    Path("test-artifacts").mkdir(exist_ok=True)
-    Path("test-artifacts/production-loop.json").write_text(json.dumps(summary, indent=2))
+    _write_summary(phases, answers)
     intake = json.loads((project / "data/08_reporting/intake.json").read_text())
     assert intake["incoming_rows"] == len(queue) and intake["added"]["count"] > 0, intake
     assert report["promotion"]["current_champion"]["version"] == bad
@@ -179,4 +205,6 @@ def test_serve_log_monitor_label_retrain_and_follow_without_a_failed_request(
     assert not failed, (len(failed), failed[:5], output[-3000:])
     assert {version for sent, _, version in answers if sent < switched} >= {bad}
     after = {version for sent, _, version in answers if sent > switched}
-    assert after == {new}, output[-3000:]
+    assert after == {new}, output[-3000:]  # also while and after the damaged one was refused
+    assert reloads == [401, 202]  # POST /reload needs the token
+    assert f"still serving models:/{NAME}/{new}" in output
