@@ -3,55 +3,22 @@
 from __future__ import annotations
 
 import fcntl
-import functools
 import os
 import pty
 import select
-import shutil
 import struct
 import subprocess
 import sys
-import tempfile
 import termios
 import time
 from pathlib import Path
 
 # The same throw-away project copy as the benchmarks (benchmarks/ is on pytest's pythonpath).
-from project_copy import copy_project as copy_project_files
-from project_copy import kedro_env
+from project_copy import copy_project, kedro_env
 
 __all__ = ["copy_project", "kedro", "kedro_in_terminal", "squashed", "written_files"]
 
 KEDRO = str(Path(sys.executable).with_name("kedro"))
-
-
-@functools.cache
-def _migrated_store() -> Path:
-    """An MLflow sqlite store with MLflow's tables and nothing else, made once per test session
-    (in its own folder, where its Default experiment's artifacts would go)."""
-    folder = Path(tempfile.mkdtemp(prefix="mlflow-store-"))
-    subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import mlflow; mlflow.MlflowClient('sqlite:///mlflow.db').search_experiments()",
-        ],
-        cwd=folder,
-        check=True,
-        capture_output=True,
-    )
-    return folder / "mlflow.db"
-
-
-def copy_project(workdir: Path, *, tracking_store: bool = True) -> Path:
-    """The benchmarks' throw-away project copy (`project_copy.copy_project`), with its MLflow
-    store already made: a copy of an empty store with MLflow's tables, so that each `kedro`
-    command of the tests does not spend seconds creating them (MLflow's migrations); with
-    `tracking_store` false, none, as in a fresh clone."""
-    project = copy_project_files(workdir)
-    if tracking_store:
-        shutil.copy(_migrated_store(), project / "mlflow.db")
-    return project
 
 
 def squashed(text: str) -> str:

@@ -71,7 +71,7 @@ def test_an_environment_and_params_reach_the_logged_model(
 
 
 def test_an_unknown_environment_is_named_before_any_work(tmp_path, raw_data):
-    project = copy_project(tmp_path / "project", tracking_store=False)
+    project = copy_project(tmp_path / "project")
     result = kedro(project, "run", "-e", "nonexistent", data_dir=raw_data)
     assert result.returncode != 0
     output = result.stdout + result.stderr
