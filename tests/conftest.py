@@ -12,6 +12,7 @@ import mlflow
 import pandas as pd
 import pytest
 import torch
+import yaml
 from factories import (
     PROJECT_ROOT,
     fast_training_params,
@@ -253,7 +254,18 @@ def ray_session():
     if not ray.is_initialized():
         private_auth_token()  # as `kedro run` does: Ray's token, readable by this user only
         # The dashboard serves the state API that Tune over Ray Train V2 needs (conf/base/ray.yml)
-        ray.init(num_cpus=2, include_dashboard=True, log_to_driver=True, logging_level="ERROR")
+        # Every worker gets the project's runtime environment (Ray Train's polling interval,
+        # no preemption watcher, the notice filter), as in `kedro run`.
+        runtime_env = yaml.safe_load((PROJECT_ROOT / "conf/base/ray.yml").read_text())["init"][
+            "runtime_env"
+        ]
+        ray.init(
+            num_cpus=2,
+            include_dashboard=True,
+            log_to_driver=True,
+            logging_level="ERROR",
+            runtime_env=runtime_env,
+        )
     ray.data.DataContext.get_current().enable_progress_bars = False
     yield ray
     ray.shutdown()
