@@ -25,15 +25,6 @@ from kedro.framework.project import find_pipelines
 from kedro.pipeline import Pipeline, pipeline
 
 from madewithml import pipelines as pipelines_package
-from madewithml.pipelines import (
-    continuous_training,
-    data_processing,
-    evaluation,
-    training,
-    tuning,
-)
-
-COMPOSED = ("__default__", "training", "tuning", "continuous_training")
 
 
 class UnknownPipelineError(click.ClickException):
@@ -47,7 +38,7 @@ class Pipelines(dict):
 
     def __missing__(self, name: str) -> Pipeline:
         folders = {module.name for module in pkgutil.iter_modules(pipelines_package.__path__)}
-        known = ", ".join(sorted({*self, *folders, *COMPOSED}))
+        known = ", ".join(sorted({*self, *folders, *COMPOSITIONS}))
         raise UnknownPipelineError(
             f"no pipeline named {name!r}: the registered pipelines are {known}"
         )
@@ -65,34 +56,58 @@ def _found() -> dict[str, Pipeline]:
         if error.__cause__ is not None:
             raise
         return {
-            folder.name: importlib.import_module(
-                f"{pipelines_package.__name__}.{folder.name}"
-            ).create_pipeline()
+            folder.name: _folder(folder.name)
             for folder in pkgutil.iter_modules(pipelines_package.__path__)
         }
+
+
+def _folder(name: str) -> Pipeline:
+    """The pipeline of the folder `pipelines/<name>/` (imported only when a run needs it)."""
+    return importlib.import_module(f"{pipelines_package.__name__}.{name}").create_pipeline()
+
+
+def _trains() -> Pipeline:
+    return _folder("data_processing") + _folder("training")
+
+
+def _evaluates_what_was_trained() -> Pipeline:
+    return pipeline(_folder("evaluation"), inputs={"evaluated_model": "tagger"})
+
+
+def _continuous_training() -> Pipeline:
+    processes_merged_data = pipeline(
+        _folder("data_processing"), inputs={"dataset": "training_dataset"}
+    )
+    return (
+        _folder("continuous_training")
+        + processes_merged_data
+        + _folder("training")
+        + _evaluates_what_was_trained()
+    )
+
+
+# The composed pipelines, each built from the folders' pipelines when a run asks for it.
+COMPOSITIONS = {
+    "__default__": lambda: _trains() + _evaluates_what_was_trained(),
+    "training": _trains,
+    "tuning": lambda: _folder("data_processing") + _folder("tuning"),
+    "continuous_training": _continuous_training,
+}
 
 
 def register_pipelines() -> dict[str, Pipeline]:
     """Register the project's pipelines.
 
+    A run that names its pipelines (`kedro run --pipelines=data_processing`) gets only those
+    (`find_pipelines` imports only their folders), so it does not import what the others need
+    (torch and Ray Train for training); without names, or with `__default__`, every one.
+
     Returns:
         A mapping from pipeline names to ``Pipeline`` objects.
     """
     pipelines = Pipelines(_found())
-    trains = data_processing.create_pipeline() + training.create_pipeline()
-    evaluates_what_was_trained = pipeline(
-        evaluation.create_pipeline(), inputs={"evaluated_model": "tagger"}
-    )
-    pipelines["training"] = trains
-    pipelines["tuning"] = data_processing.create_pipeline() + tuning.create_pipeline()
-    pipelines["__default__"] = trains + evaluates_what_was_trained
-    processes_merged_data = pipeline(
-        data_processing.create_pipeline(), inputs={"dataset": "training_dataset"}
-    )
-    pipelines["continuous_training"] = (
-        continuous_training.create_pipeline()
-        + processes_merged_data
-        + training.create_pipeline()
-        + evaluates_what_was_trained
-    )
+    everything = "__default__" in pipelines
+    for name, compose in COMPOSITIONS.items():
+        if everything or name in pipelines:
+            pipelines[name] = compose()
     return pipelines

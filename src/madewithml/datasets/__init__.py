@@ -13,27 +13,34 @@
 - `request_log`: what the service answered, read back (`kedro serve` writes it).
 """
 
-from madewithml.datasets.atomic import (
-    AtomicCSVDataset,
-    AtomicJSONDataset,
-    AtomicMatplotlibDataset,
-    AtomicParquetDataset,
-    AtomicTextDataset,
-    AtomicYAMLDataset,
-)
-from madewithml.datasets.engine_csv import EngineCSVDataset
-from madewithml.datasets.folder import TokenizerDataset
-from madewithml.datasets.model import (
-    MlflowPyfuncDataset,
-    MlflowTaggerDataset,
-    RegisteredModelAliasDataset,
-)
-from madewithml.datasets.raw import RawCSVDataset
-from madewithml.datasets.request_log import RequestLogDataset
-from madewithml.datasets.tables import TokenizedProjectsDataset
-from madewithml.datasets.tracking import MlflowMetricsDataset, MlflowRunDataset
-from madewithml.datasets.transaction import RunInProgressError, RunLock, RunTransaction
+from __future__ import annotations
 
+import importlib
+from typing import Any
+
+# Where each name lives. Loaded on first use (PEP 562), so that a command pays only for the
+# datasets its run uses: the model's pulls in torch and transformers, the tracking ones MLflow.
+_MODULE_OF = {
+    "AtomicCSVDataset": "atomic",
+    "AtomicJSONDataset": "atomic",
+    "AtomicMatplotlibDataset": "atomic",
+    "AtomicParquetDataset": "atomic",
+    "AtomicTextDataset": "atomic",
+    "AtomicYAMLDataset": "atomic",
+    "EngineCSVDataset": "engine_csv",
+    "MlflowMetricsDataset": "tracking",
+    "MlflowPyfuncDataset": "model",
+    "MlflowRunDataset": "tracking",
+    "MlflowTaggerDataset": "model",
+    "RawCSVDataset": "raw",
+    "RegisteredModelAliasDataset": "model",
+    "RequestLogDataset": "request_log",
+    "RunInProgressError": "transaction",
+    "RunLock": "transaction",
+    "RunTransaction": "transaction",
+    "TokenizedProjectsDataset": "tables",
+    "TokenizerDataset": "folder",
+}
 __all__ = [
     "AtomicCSVDataset",
     "AtomicJSONDataset",
@@ -55,3 +62,14 @@ __all__ = [
     "TokenizedProjectsDataset",
     "TokenizerDataset",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -17,7 +17,7 @@ from kedro.pipeline import Pipeline
 
 from madewithml.console.summary import run_summary
 from madewithml.console.timeline import mark
-from madewithml.datasets import RunLock, RunTransaction
+from madewithml.datasets.transaction import RunLock, RunTransaction
 from madewithml.framework.ray_runtime import start_ray
 from madewithml.parameters import validate_parameters
 
