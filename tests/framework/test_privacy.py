@@ -1,5 +1,6 @@
 """Nothing leaves the machine and nothing of Ray is open by default (issue 26): Kedro's telemetry
-is off for the project whatever the environment, and Ray's token is this user's alone."""
+is off for the project whatever the environment, Ray collects no usage stats, and Ray's token is
+this user's alone."""
 
 from __future__ import annotations
 
@@ -77,3 +78,20 @@ def test_no_token_file_when_the_token_is_given_or_authentication_is_off(token_pa
     monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
     assert private_auth_token() is None
     assert not token_path.exists()
+
+
+def test_a_ray_started_here_collects_no_usage_stats(ray_session):
+    """`ray.init` (as `kedro run` and `kedro serve` start Ray, and this session did) turns Ray's
+    usage stats off unless Ray is a nightly build."""
+    from ray._common.usage import usage_lib  # noqa: PLC0415
+
+    assert not usage_lib.is_nightly_wheel()
+    assert usage_lib.usage_stats_enabled() is False
+
+
+def test_the_cluster_nodes_are_started_without_usage_stats():
+    """`make cluster-up` starts both nodes with `ray start`, which would otherwise ask."""
+    makefile = (PROJECT_ROOT / "Makefile").read_text().replace("\\\n", " ")
+    starts = [line for line in makefile.splitlines() if "/ray start " in line]
+    assert len(starts) == 2, starts
+    assert all("--disable-usage-stats" in line for line in starts), starts
