@@ -52,7 +52,7 @@ retrain: install
 test: install
 	$(BIN)/python -m pytest --durations=25 $(PYTEST_ARGS)
 
-# Everyday work: the unit tests, without Ray, kedro runs, servers or the real data (~4 min: 596 tests in 210-229 s here).
+# Everyday work: the unit tests, without Ray, kedro runs, servers or the real data (~3 min: 624 tests in 168 s here).
 test-fast: install
 	$(BIN)/python -m pytest -m "not slow" -q $(PYTEST_ARGS)
 
