@@ -1,7 +1,11 @@
 """Raw sources: a readable CSV, and errors that name the location and the setting."""
 
+import re
+
 import pandas as pd
 import pytest
+import yaml
+from factories import PROJECT_ROOT
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kedro.io.core import DatasetError
@@ -41,7 +45,10 @@ def test_empty_file_is_named(tmp_path):
         RawCSVDataset(filepath=str(path)).load()
 
 
-RECORD_START = r"\s*\d+,\d{4}-\d{2}-\d{2}"  # conf/base/catalog.yml's
+# How a record begins: the catalog's own setting (conf/base/catalog.yml).
+RECORD_START = yaml.safe_load((PROJECT_ROOT / "conf/base/catalog.yml").read_text())["_raw_csv"][
+    "record_start"
+]
 HEADER = "id,created_on,title,description,tag\n"
 
 
@@ -63,6 +70,39 @@ def test_a_quote_never_closed_mid_file_is_refused_naming_its_line(tmp_path):
     )
     with pytest.raises(DatasetError, match=r"line 4: the quoted 'title' field that starts there"):
         _raw(path).load()
+
+
+@pytest.mark.real_data
+def test_the_real_dataset_with_a_quote_never_closed_on_any_title_is_refused_naming_its_line(
+    tmp_path, real_data
+):
+    """The issue's case on the real file, at every record whose title is unquoted: that title
+    opens a quote it never closes. pandas alone errors, or (the issue's case) reads fewer rows
+    without a word; the raw dataset names the line every time."""
+    lines = (real_data / "dataset.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+    unquoted = re.compile(rf"({RECORD_START} [\d:]+,)([^\",\n]+),")
+    candidates = [i for i, text in enumerate(lines) if unquoted.match(text)]
+    assert len(candidates) > 700
+    path = tmp_path / "dataset.csv"
+    silent, fewer = [], []  # what pandas alone read without an error: every one is corrupt
+    for line in candidates:
+        broken = [*lines[:line], unquoted.sub(r'\1"\2,', lines[line], count=1), *lines[line + 1 :]]
+        path.write_text("".join(broken), encoding="utf-8")
+        try:
+            rows = len(pd.read_csv(path))
+        except pd.errors.ParserError:
+            pass
+        else:
+            silent.append(line + 1)
+            if rows < 764:
+                fewer.append(line + 1)
+        with pytest.raises(DatasetError, match=rf"line {line + 1}: .*quote"):
+            _raw(path).load()
+    assert fewer  # the issue's case is among them: records lost without a word
+    print(
+        f"{len(candidates)} titles: pandas alone read {len(silent)} without an error, "
+        f"{len(fewer)} of them with fewer rows (lines {fewer[:3]} ...); all refused"
+    )
 
 
 def test_multi_line_fields_that_hold_no_record_are_read_as_they_are(tmp_path, raw_projects):

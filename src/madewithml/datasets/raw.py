@@ -44,6 +44,8 @@ class RawCSVDataset(CSVDataset):
         except Exception as exc:
             cause = exc.__cause__ or exc  # the parent's wrapper adds its own DatasetError
             reason = f"{type(cause).__name__}: {cause}".strip()
+            if isinstance(cause, pd.errors.ParserError) and (quoting := self._quoting_error()):
+                raise DatasetError(quoting) from exc  # a quote is why the fields are off
             if isinstance(cause, pd.errors.ParserError | UnicodeDecodeError):
                 # read, but not as a UTF-8, comma-separated table: the file is at fault
                 raise DatasetError(
@@ -60,8 +62,8 @@ class RawCSVDataset(CSVDataset):
                 f"Could not read raw data from '{self._location()}' ({reason}).{hint}"
             ) from exc
         self._check_delimiter(table)
+        self._check_records(table)  # first: a misplaced quote also shifts the fields
         self._check_header(table)
-        self._check_records(table)
         return table
 
     def _check_header(self, table: pd.DataFrame) -> None:
@@ -85,30 +87,68 @@ class RawCSVDataset(CSVDataset):
             raise DatasetError(f"'{self._location()}': the header names column(s) {twice} twice")
 
     def _check_records(self, table: pd.DataFrame) -> None:
-        """A quote opened and never closed makes one field of the records after it: find a
-        field holding a line that begins as a record does, and fail naming the file's line."""
-        if self._record_start is None:
-            return
-        text = [c for c in table.columns if table[c].dtype == object or table[c].dtype == "str"]
-        if not any(table[c].str.contains("\n", regex=False, na=False).any() for c in text):
-            return  # no field spans lines: nothing can have been swallowed
+        """A quote in the wrong place: fail naming the file's line (pandas reads on, shifting
+        or merging fields without a word)."""
+        if quoting := self._quoting_error():
+            raise DatasetError(quoting)
+
+    def _quoting_error(self) -> str | None:
+        """The error naming the line where a misplaced quote starts, or None.
+
+        - A quote that closes inside a field (`"Title,"Description...`): read strictly (as the
+          csv module can), a quoted field must end at a comma or the end of its line. The
+          record being read when that fails starts where the quote went wrong.
+        - A quote opened and never closed (with `record_start`): a field holding a line that
+          begins as a record does swallowed the records after it.
+        """
         with self._fs.open(self._get_load_path(), mode="r", encoding="utf-8", newline="") as f:
-            reader = csv.reader(io.StringIO(f.read()))
+            text = f.read()
+        where = f"'{self._location()}' line"
+        misplaced = self._misplaced_quote(text)
+        swallowed = self._swallowed_records(text)
+        if swallowed and (misplaced is None or misplaced[0] == swallowed[0]):
+            line, column, last, lines = swallowed
+            return (
+                f"{where} {line}: the quoted {column!r} field that starts there runs to line "
+                f"{last} and holds {len(lines)} line(s) that begin as records do (the first: "
+                f"{lines[0][:60]!r}): a quote opened and never closed? Nothing was read; fix "
+                "the quoting in the file"
+            )
+        if misplaced:
+            line, error, at = misplaced
+            return (
+                f"{where} {line}: a quote in the record that starts there does not close where "
+                f"its field ends ({error}, line {at}): a quote opened or closed in the wrong "
+                "place? Nothing was read; fix the quoting in the file"
+            )
+        return None
+
+    @staticmethod
+    def _misplaced_quote(text: str) -> tuple[int, str, int] | None:
+        """(the line where the record starts, the csv module's error, the line it is on) for
+        the first record that does not read strictly, or None."""
+        reader, first_line = csv.reader(io.StringIO(text), strict=True), 1
+        try:
+            for _ in reader:
+                first_line = reader.line_num + 1
+        except csv.Error as error:
+            return first_line, str(error), reader.line_num
+        return None
+
+    def _swallowed_records(self, text: str) -> tuple[int, str, int, list[str]] | None:
+        """(the line where the field starts, its column, its last line, the lines in it that
+        begin as records do) for the first field that swallowed records, or None."""
+        if self._record_start is None:
+            return None
+        reader = csv.reader(io.StringIO(text))
         header, first_line = next(reader, []), 2
         for record in reader:
             for column, field in zip(header, record, strict=False):
-                swallowed = [
-                    line for line in field.splitlines()[1:] if self._record_start.match(line)
-                ]
-                if swallowed:
-                    raise DatasetError(
-                        f"'{self._location()}' line {first_line}: the quoted {column!r} field "
-                        f"that starts there runs to line {reader.line_num} and holds "
-                        f"{len(swallowed)} line(s) that begin as records do (the first: "
-                        f"{swallowed[0][:60]!r}): a quote opened and never closed? Nothing "
-                        "was read; fix the quoting in the file"
-                    )
+                lines = [line for line in field.splitlines()[1:] if self._record_start.match(line)]
+                if lines:
+                    return first_line, column, reader.line_num, lines
             first_line = reader.line_num + 1
+        return None
 
     def _check_delimiter(self, table: pd.DataFrame) -> None:
         """A file separated by something else than commas reads as one column: say so."""
