@@ -96,3 +96,12 @@ def test_naming_data_processing_imports_no_training_stack(project_root):
     assert registered == ["data_processing"]
     assert "ray.train" not in modules
     assert not [m for m in modules if m.startswith("madewithml.pipelines.training")]
+
+
+def test_after_a_run_that_named_one_pipeline_every_other_is_still_there(requested):
+    """Kedro keeps a run's selection for the process (a notebook after
+    `session.run(pipeline_names=["data_processing"])`): the others are built when asked for."""
+    whole = {name: _nodes(p) for name, p in requested(None).items()}
+    requested(["data_processing"])
+    for name, nodes in whole.items():
+        assert _nodes(pipelines[name]) == nodes, name

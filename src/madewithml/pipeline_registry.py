@@ -34,10 +34,16 @@ class UnknownPipelineError(click.ClickException):
 
 
 class Pipelines(dict):
-    """The registered pipelines; an unknown name is an error that lists every registered one."""
+    """The registered pipelines. One that was not loaded (the registry of a run that named
+    others: Kedro keeps that selection for the session, e.g. in a notebook after
+    `session.run(pipeline_names=[...])`) is built when first asked for; an unknown name is an
+    error that lists every registered one."""
 
     def __missing__(self, name: str) -> Pipeline:
         folders = {module.name for module in pkgutil.iter_modules(pipelines_package.__path__)}
+        if name in COMPOSITIONS or name in folders:
+            self[name] = COMPOSITIONS[name]() if name in COMPOSITIONS else _folder(name)
+            return self[name]
         known = ", ".join(sorted({*self, *folders, *COMPOSITIONS}))
         raise UnknownPipelineError(
             f"no pipeline named {name!r}: the registered pipelines are {known}"
