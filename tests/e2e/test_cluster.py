@@ -161,32 +161,10 @@ def test_training_runs_on_two_nodes_and_logs_through_the_tracking_server(
     assert not list((project / "data/06_models/ray_results").glob("train_*"))
 
 
-def test_tuning_runs_two_trials_at_once_each_a_child_run_in_the_server(
-    cluster, tracking_server, cluster_project
-):
-    project, data_dir = cluster_project
-    params = ",".join(
-        [
-            "tuning.num_runs=2",  # the cluster environment's two at once
-            "training.ray_train.scaling.num_workers=1",  # a trial: one worker on one node
-            "training.num_epochs=2",
-        ]
-    )
-    _run(project, data_dir, cluster, tracking_server, "--pipelines=tuning", f"--params={params}")
-
-    client = _client(tracking_server)
-    experiment = client.get_experiment_by_name("madewithml")
-    (parent,) = client.search_runs([experiment.experiment_id], "attributes.run_name = 'tuning'")
-    trials = client.search_runs(
-        [experiment.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'"
-    )
-    assert len(trials) == 2
-    assert all(t.data.tags.get("trial_status") for t in trials)
-    # two trials at once: some pair of trials overlapped in time
-    spans = sorted((t.info.start_time, t.info.end_time) for t in trials)
-    assert any(later[0] < earlier[1] for earlier, later in zip(spans, spans[1:], strict=False))
-
-
+# The service is deployed before the tuning test: its two replicas need both nodes' CPU. In one
+# run (2026-12-07), after the two-trial tuning run, one CPU stayed in use for over 4 minutes
+# (Ray Serve: "total resources available: {}"; not diagnosed further, docs/scaling-out.md) and
+# the second replica was never scheduled.
 def test_kedro_serve_deploys_the_service_onto_the_cluster(
     cluster, tracking_server, cluster_project
 ):
@@ -273,3 +251,29 @@ def test_kedro_serve_deploys_the_service_onto_the_cluster(
     logged = logged[logged["request_id"].isin(ids)]
     assert sorted(logged["request_id"]) == sorted(ids)
     assert logged["replica"].nunique() == 2, logged["replica"].value_counts()
+
+
+def test_tuning_runs_two_trials_at_once_each_a_child_run_in_the_server(
+    cluster, tracking_server, cluster_project
+):
+    project, data_dir = cluster_project
+    params = ",".join(
+        [
+            "tuning.num_runs=2",  # the cluster environment's two at once
+            "training.ray_train.scaling.num_workers=1",  # a trial: one worker on one node
+            "training.num_epochs=2",
+        ]
+    )
+    _run(project, data_dir, cluster, tracking_server, "--pipelines=tuning", f"--params={params}")
+
+    client = _client(tracking_server)
+    experiment = client.get_experiment_by_name("madewithml")
+    (parent,) = client.search_runs([experiment.experiment_id], "attributes.run_name = 'tuning'")
+    trials = client.search_runs(
+        [experiment.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'"
+    )
+    assert len(trials) == 2
+    assert all(t.data.tags.get("trial_status") for t in trials)
+    # two trials at once: some pair of trials overlapped in time
+    spans = sorted((t.info.start_time, t.info.end_time) for t in trials)
+    assert any(later[0] < earlier[1] for earlier, later in zip(spans, spans[1:], strict=False))
