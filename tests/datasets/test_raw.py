@@ -1,5 +1,6 @@
 """Raw sources: a readable CSV, and errors that name the location and the setting."""
 
+import csv
 import re
 
 import pandas as pd
@@ -103,6 +104,17 @@ def test_the_real_dataset_with_a_quote_never_closed_on_any_title_is_refused_nami
         f"{len(candidates)} titles: pandas alone read {len(silent)} without an error, "
         f"{len(fewer)} of them with fewer rows (lines {fewer[:3]} ...); all refused"
     )
+
+
+def test_a_field_over_the_csv_modules_128_kib_is_read_as_it_is(tmp_path, raw_projects):
+    """The quoting scan reads the file with the csv module, whose default limit on a field
+    (128 KiB) once refused a 1 MB description as misquoted."""
+    path = tmp_path / "dataset.csv"
+    long = raw_projects.assign(description=lambda frame: frame["description"] + "x" * 2**20)
+    long.to_csv(path, index=False)
+    limit = csv.field_size_limit()
+    assert _raw(path).load()["description"].tolist() == long["description"].tolist()
+    assert csv.field_size_limit() == limit  # the process-wide limit is left as it was
 
 
 def test_multi_line_fields_that_hold_no_record_are_read_as_they_are(tmp_path, raw_projects):

@@ -104,8 +104,15 @@ class RawCSVDataset(CSVDataset):
         with self._fs.open(self._get_load_path(), mode="r", encoding="utf-8", newline="") as f:
             text = f.read()
         where = f"'{self._location()}' line"
-        misplaced = self._misplaced_quote(text)
-        swallowed = self._swallowed_records(text)
+        # The csv module refuses fields over 128 KiB (a process-wide limit): any field that
+        # pandas read is read here too, for this scan only.
+        limit = csv.field_size_limit()
+        csv.field_size_limit(max(limit, len(text) + 1))
+        try:
+            misplaced = self._misplaced_quote(text)
+            swallowed = self._swallowed_records(text)
+        finally:
+            csv.field_size_limit(limit)
         if swallowed and (misplaced is None or misplaced[0] == swallowed[0]):
             line, column, last, lines = swallowed
             return (
