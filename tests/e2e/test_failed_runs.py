@@ -140,8 +140,9 @@ def test_a_misspelt_pipeline_lists_the_registered_ones(tmp_path):
 
 @pytest.mark.parametrize(
     ("rows", "message"),
+    # (an empty table: tests/core/test_inputs.py, and tests/pipelines/inference/test_engines.py
+    # on Ray Data)
     [
-        ("title,description\n", "projects_to_predict: the table has no rows"),
         (
             "id,title,description\n7,1984,fine\n8,42,a number\n",
             "projects_to_predict: column 'title' must be text, not int (rows with id 7, 8)",

@@ -1,4 +1,6 @@
-"""`kedro` on the command line, as a user runs it, on the real data and on broken copies of it."""
+"""`kedro` on the command line, as a user runs it: on the real data, on a data folder that is not
+there, and runs killed mid-write or started twice (bad raw data:
+tests/pipelines/data_processing/test_bad_raw_data.py)."""
 
 from __future__ import annotations
 
@@ -35,36 +37,6 @@ def test_data_processing_writes_model_inputs_and_class_to_index(tmp_path, real_d
         "natural-language-processing": 2,
         "other": 3,
     }
-
-
-@pytest.mark.parametrize(
-    ("breakage", "expected"),
-    [
-        ("missing_column", "missing column 'description'"),
-        ("duplicated_id", "column 'id' has duplicated values (rows with id 6)"),
-        ("empty_title", "column 'title' has missing values (rows with id 7)"),
-    ],
-)
-def test_broken_raw_csv_fails_naming_the_problem_and_writes_nothing(
-    tmp_path, real_data, breakage, expected
-):
-    raw = pd.read_csv(real_data / "dataset.csv")
-    if breakage == "missing_column":
-        raw = raw.drop(columns="description")
-    elif breakage == "duplicated_id":
-        raw.loc[1, "id"] = raw.loc[0, "id"]  # ids 6 and 7 are the first two rows
-    else:
-        raw.loc[1, "title"] = ""
-    bad_dir = tmp_path / "bad_data"
-    bad_dir.mkdir()
-    raw.to_csv(bad_dir / "dataset.csv", index=False)
-    (bad_dir / "holdout.csv").write_bytes((real_data / "holdout.csv").read_bytes())
-
-    project = copy_project(tmp_path / "project")
-    result = kedro(project, "run", "--pipelines=data_processing", data_dir=bad_dir)
-    assert result.returncode != 0
-    assert squashed(expected) in squashed(result.stdout + result.stderr)
-    assert written_files(project) == []
 
 
 def test_unreadable_data_location_names_it_and_the_setting(tmp_path, real_data):

@@ -45,8 +45,14 @@ REFUSED = {
     "wrong type": (_write(_with("id", [0], "abc")), ["column 'id'", "wrong type"]),
     "empty file": (lambda path: path.write_text(""), ["dataset.csv", "EmptyDataError"]),
     "header only": (_write(_raw().head(0)), ["has no rows"]),
-    "duplicated ids": (_write(_with("id", [1], 1)), ["column 'id' has duplicated values"]),
-    "empty title": (_write(_with("title", [2], "   ")), ["column 'title' has empty strings"]),
+    "duplicated ids": (
+        _write(_with("id", [1], 1)),  # rows 0 and 1 both have id 1
+        ["column 'id' has duplicated values (rows with id 1)"],
+    ),
+    "empty title": (
+        _write(_with("title", [2], "   ")),  # row 2 has id 3
+        ["column 'title' has empty strings (rows with id 3)"],
+    ),
     "non-UTF-8 bytes": (_non_utf8, ["dataset.csv", "UnicodeDecodeError"]),
     "NaN everywhere": (_nan_everywhere, ["column 'title' has missing values"]),
 }
