@@ -93,6 +93,7 @@ benchmark-serving: install
 	$(BIN)/python benchmarks/request_log.py
 	$(BIN)/python benchmarks/precision.py
 	$(BIN)/python benchmarks/champion_follow.py
+	$(BIN)/python benchmarks/attacks.py
 
 benchmark-data: install
 	$(BIN)/python benchmarks/data_processing.py

@@ -111,27 +111,6 @@ def listening_addresses(port: int) -> set[str]:
     }
 
 
-def read_until_closed(sock, deadline: float | None = None) -> bytes:
-    """What a server sends on the raw socket `sock` until it closes it, the socket's timeout
-    passes, or the clock (`time.monotonic`) passes `deadline`."""
-    data = b""
-    try:
-        while True:
-            if deadline is not None:
-                sock.settimeout(max(deadline - time.monotonic(), 0.001))
-            if not (chunk := sock.recv(65536)):
-                break
-            data += chunk
-    except (ConnectionResetError, TimeoutError):
-        pass
-    return data
-
-
-def raw_status(data: bytes) -> int | None:
-    """The status of a raw HTTP/1.1 answer; None for none."""
-    return int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/1.1 ") else None
-
-
 def start_kedro_serve(project: Path, *args: str) -> tuple[subprocess.Popen, str]:
     """`kedro serve ARGS` in `project` as a user starts it: its own Ray (not the test
     session's), on a free port. Returns the process and its URL."""

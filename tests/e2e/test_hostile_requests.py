@@ -5,23 +5,18 @@ Never a 5xx, the field named, and the service answers afterwards."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import subprocess
 import sys
-import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import psutil
 import pytest
-import yaml
-from factories import PROJECT_ROOT
+from attacks import chunked_attack, framing_attack, post_streamed, proxy_restart
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from servers import raw_status, read_until_closed
 
 from madewithml.serving.framing import MAX_LINGERING
 
@@ -46,30 +41,8 @@ def _service_rss() -> int:
     )
 
 
-def _chunks(total: int, size: int = 64 * 1024):
-    """A body of `total` bytes that streams as HTTP chunks (no Content-Length)."""
-    chunk = b"[" + b'{"title": "t", "description": "d"},' * (size // 36)
-    sent = 0
-    while sent < total:
-        yield chunk
-        sent += len(chunk)
-
-
-def _post_streamed(url: str, total: int) -> tuple[int | None, float]:
-    """(status, seconds) of a chunked POST of `total` bytes; None when the service closed the
-    connection before the body was sent (it stopped reading)."""
-    started = time.perf_counter()
-    try:
-        response = httpx.post(
-            url, content=_chunks(total), headers={"content-type": "application/json"}, timeout=120
-        )
-        return response.status_code, time.perf_counter() - started
-    except (httpx.WriteError, httpx.RemoteProtocolError, httpx.ReadError):
-        return None, time.perf_counter() - started
-
-
 def test_a_chunked_body_over_the_limit_is_refused_while_it_streams(service):
-    status, seconds = _post_streamed(service + "/predict", 5 * LIMIT)
+    status, _ = post_streamed(service + "/predict", 5 * LIMIT)
     assert status == 413
     _alive(service)
 
@@ -87,211 +60,50 @@ def kedro_served(tiny_champion_project):
         stop(process)
 
 
-def _served_rss(process) -> int:
-    """RSS of the Serve proxy and replica that `kedro serve` started (its descendants)."""
-    total = 0
-    for child in psutil.Process(process.pid).children(recursive=True):
-        try:
-            if any(n in " ".join(child.cmdline()) for n in ("ProxyActor", "ServeReplica")):
-                total += child.memory_info().rss
-        except psutil.NoSuchProcess:
-            pass
-    return total
-
-
 def test_a_200_mb_chunked_body_neither_fills_memory_nor_stops_the_service(kedro_served):
     """The attack of issue 15 against `kedro serve` (conf/base: a 1 MiB limit): 200 MB,
-    chunked, three times. The proxy and replica end as they started, and requests sent
-    meanwhile are answered; figures in test-artifacts/chunked-attack.json."""
-    from browser import artifacts_dir  # noqa: PLC0415
-
+    chunked, three times (benchmarks/attacks.py's scenario, which writes its figures). The
+    proxy and replicas end as they started, and requests sent meanwhile are answered."""
     url, process = kedro_served
-    _alive(url)
-    # The first requests grow the processes on their own (allocator arenas, per-thread state):
-    # the same traffic as during the attack, before the measure starts.
-    with ThreadPoolExecutor(2) as pool:
-        assert set(pool.map(lambda _: _alive(url), range(40))) == {None}
-    # ... and their rows' first write to the request log (conf/base: at least every
-    # flush_interval_s) loads the Parquet writer into each replica, some 100 MB apiece.
-    serving = yaml.safe_load((PROJECT_ROOT / "conf/base/serving.yml").read_text())["serving"]
-    time.sleep(serving["request_log"]["flush_interval_s"] + 3)
-    before = _served_rss(process)
-    assert before > 0
-    answered, stop = [], threading.Event()
-    peak = [before]
-
-    def meanwhile() -> None:
-        while not stop.is_set():
-            answered.append(httpx.post(url + "/predict", json=PROJECT, timeout=60).status_code)
-
-    def sample() -> None:
-        while not stop.is_set():
-            peak[0] = max(peak[0], _served_rss(process))
-            time.sleep(0.1)
-
-    threads = [threading.Thread(target=meanwhile), threading.Thread(target=sample)]
-    for thread in threads:
-        thread.start()
-    try:
-        attacks = [_post_streamed(url + "/predict", 200 * 2**20) for _ in range(3)]
-        time.sleep(2)  # what the proxy took in is given back
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join()
-    after = _served_rss(process)
-    figures = {
-        "body_mb": 200,
-        "attacks": [
-            {"status": status, "seconds": round(seconds, 2)} for status, seconds in attacks
-        ],
-        "service_rss_mb": {
-            "before": round(before / 2**20),
-            "peak": round(peak[0] / 2**20),
-            "after": round(after / 2**20),
-        },
-        "requests_answered_meanwhile": answered.count(200),
-        "requests_failed_meanwhile": len(answered) - answered.count(200),
-    }
-    (artifacts_dir() / "chunked-attack.json").write_text(json.dumps(figures, indent=2))
+    figures = chunked_attack(url, process.pid)
     print(json.dumps(figures))
-    assert all(status in (413, None) for status, _ in attacks), figures
-    # nothing of the 3 × 200 MB kept: less than half of one body (measured +38 and +58 MB,
-    # as much as the peak: what the requests meanwhile and the refused 1 MiB prefixes took)
-    assert after - before < 100 * 2**20, figures
-    assert answered and set(answered) == {200}, figures
+    assert figures["warm_up_statuses"] == [200], figures
+    assert all(attack["status"] in (413, None) for attack in figures["attacks"]), figures
+    # nothing of the 3 × 200 MB kept: less than half of one body
+    rss = figures["service_rss_mb"]
+    assert rss["before"] > 0 and rss["after"] - rss["before"] < 100, figures
+    assert figures["requests_answered_meanwhile"] > 0, figures
+    assert figures["requests_failed_meanwhile"] == 0, figures
     _alive(url)
-
-
-def _connect(port: int):
-    import socket  # noqa: PLC0415
-
-    return socket.create_connection(("127.0.0.1", port), timeout=30)
-
-
-def _huge_header(port: int) -> bytes:
-    """The answer to a 100 MB header line, sent in 64 KiB pieces until the service stops it."""
-    with _connect(port) as sock:
-        sock.sendall(b"GET / HTTP/1.1\r\nHost: a\r\nX-Big: ")
-        try:
-            for _ in range(100 * 16):
-                sock.sendall(b"x" * 65536)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-        return read_until_closed(sock)
-
-
-def _slowloris(port: int) -> tuple[bytes, float]:
-    """(answer, seconds) of a client that sends one header byte every half second."""
-    with _connect(port) as sock:
-        started = time.perf_counter()
-        sock.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n")
-        try:
-            while time.perf_counter() - started < 30:
-                sock.sendall(b"X")
-                time.sleep(0.5)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-        return read_until_closed(sock), time.perf_counter() - started
-
-
-def _flood(port: int, total: int, window: int) -> dict[str, int]:
-    """Open `total` connections that send nothing, keeping the last `window` of them open
-    (the test's own open files), and count how each of those closed early was answered."""
-    from collections import Counter, deque  # noqa: PLC0415
-
-    open_, answers = deque(), Counter()
-    for _ in range(total):
-        open_.append(_connect(port))
-        if len(open_) > window:
-            sock = open_.popleft()
-            sock.setblocking(False)
-            try:
-                answers[str(raw_status(sock.recv(65536)))] += 1
-            except BlockingIOError:
-                answers["open"] += 1  # not closed by the service (yet)
-            except ConnectionResetError:
-                answers["reset"] += 1
-            sock.close()
-    deadline = time.monotonic() + 10 + 5  # conf/base: header_timeout_s 10
-    for sock in open_:
-        answers[str(raw_status(read_until_closed(sock, deadline)))] += 1
-        sock.close()
-    return dict(answers)
-
-
-def _predict_timed(url: str) -> tuple[int, float]:
-    """(status, seconds) of one /predict on a new connection, as a new client sends it."""
-    started = time.perf_counter()
-    status = httpx.post(url + "/predict", json=PROJECT, timeout=60).status_code
-    return status, time.perf_counter() - started
 
 
 def test_kedro_serve_applies_the_http_limits_under_attack(kedro_served):
-    """serving.http of conf/base in the proxy that `kedro serve` starts, all at once: a 100 MB
-    header line (431, not read), 20,000 idle connections past the 1,000 cap (the longest idle
-    goes with 503, the rest with 408 after header_timeout_s), a slowloris client; meanwhile a
-    client opening a new connection per /predict is answered every time. Latencies quiet and
-    under attack in test-artifacts/framing-attack.json (speed goals are not asserted:
+    """serving.http of conf/base in the proxy that `kedro serve` starts, all at once
+    (benchmarks/attacks.py's scenario, which writes the latencies): a 100 MB header line (431,
+    not read), 20,000 idle connections past the 1,000 cap (the longest idle goes with 503, the
+    rest with 408 after header_timeout_s), a slowloris client; meanwhile a client opening a new
+    connection per /predict is answered every time (speed goals are not asserted:
     docs/reliability.md)."""
-    from browser import artifacts_dir  # noqa: PLC0415
-
     url, process = kedro_served
-    port = int(url.rsplit(":", 1)[1])
-    quiet = [_predict_timed(url) for _ in range(30)]
-    assert {status for status, _ in quiet} == {200}
-    before = _served_rss(process)
-    attacked, stop = [], threading.Event()
-    proxy = next(
-        child
-        for child in psutil.Process(process.pid).children(recursive=True)
-        if "ProxyActor" in " ".join(child.cmdline())
-    )
-    files = [proxy.num_fds()]
-
-    def legitimate() -> None:
-        while not stop.is_set():
-            attacked.append(_predict_timed(url))
-            files.append(proxy.num_fds())
-
-    with ThreadPoolExecutor(4) as pool:
-        meanwhile = pool.submit(legitimate)
-        slow = pool.submit(_slowloris, port)
-        header = pool.submit(_huge_header, port)
-        flood = pool.submit(_flood, port, total=20_000, window=1_500)
-        header_answer = header.result()
-        slow_answer, slow_seconds = slow.result()
-        flooded = flood.result()
-        peak = _served_rss(process)
-        stop.set()
-        meanwhile.result()
-    statuses = [status for status, _ in attacked]
-    figures = {
-        "predict_p50_ms": {
-            "quiet": round(1000 * sorted(s for _, s in quiet)[len(quiet) // 2]),
-            "under_attack": round(1000 * sorted(s for _, s in attacked)[len(attacked) // 2]),
-        },
-        "predict_under_attack": {"answered": statuses.count(200), "all": len(statuses)},
-        "huge_header": raw_status(header_answer),
-        "idle_connections": flooded,
-        "slowloris": {"status": raw_status(slow_answer), "seconds": round(slow_seconds, 1)},
-        "proxy_and_replica_rss_mb": {"before": before // 2**20, "peak": peak // 2**20},
-        "proxy_open_files": {"before": files[0], "peak": max(files)},
-    }
-    (artifacts_dir() / "framing-attack.json").write_text(json.dumps(figures, indent=2))
+    figures = framing_attack(url, process.pid)
     print(json.dumps(figures))
+    assert figures["quiet_statuses"] == [200], figures
     assert figures["huge_header"] == 431, figures
     # Every idle connection went: made room for a newer one (503) or timed out (408); the
     # last `window` wait for header_timeout_s.
+    flooded = {k: v for k, v in figures["idle_connections"].items() if k != "sent"}
     assert set(flooded) <= {"503", "408", "reset", "open"}, figures
     assert flooded.get("503", 0) >= 1 and flooded.get("408", 0) >= 1, figures
     # ... and the proxy never held more than the cap, the refused ones lingering and Ray's own.
     files_held = 1_000 + MAX_LINGERING + figures["proxy_open_files"]["before"]
     assert figures["proxy_open_files"]["peak"] <= files_held, figures
     # The slowloris client went by its timeout (408) or, waiting the longest, made room (503).
-    assert figures["slowloris"]["status"] in (408, 503) and slow_seconds < 10 + 5, figures
-    assert statuses and set(statuses) == {200}, figures
-    assert peak - before < 100 * 2**20, figures  # nothing of the 100 MB held
+    slow = figures["slowloris"]
+    assert slow["status"] in (408, 503) and slow["seconds"] < 10 + 5, figures
+    answered = figures["predict_under_attack"]
+    assert answered["all"] > 0 and answered["answered"] == answered["all"], figures
+    rss = figures["proxy_and_replica_rss_mb"]
+    assert rss["peak"] - rss["before"] < 100, figures  # nothing of the 100 MB held
     _alive(url)
 
 
@@ -316,7 +128,6 @@ def test_what_json_allows_but_text_is_not_gets_a_422_naming_the_field(service, b
 
 
 def test_a_project_with_no_letter_or_digit_gets_a_422_and_spares_its_batch(service):
-    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
 
     bad = {"title": "🚀🔥", "description": "!!! ???"}
     with ThreadPoolExecutor(4) as pool:  # sent together: they would share a batch
@@ -481,42 +292,15 @@ def test_kedro_serves_ray_lets_no_one_in_without_its_token(kedro_served, tmp_pat
     assert "RAN AS" in joined.stdout, joined.stderr[-3000:]
 
 
-def _descendants(process) -> list[tuple[psutil.Process, str]]:
-    """(process, command line) of each live descendant (one exiting meanwhile is skipped)."""
-    found = []
-    for child in psutil.Process(process.pid).children(recursive=True):
-        with contextlib.suppress(psutil.NoSuchProcess):
-            found.append((child, " ".join(child.cmdline())))
-    return found
-
-
 def test_a_killed_proxy_is_back_within_its_health_checks(kedro_served):
     """SIGKILL of Ray Serve's HTTP proxy: the controller, checking it every
     serving.http.proxy_health_check_period_s (1 s, passed to Ray by `kedro serve`), restarts it
-    after three failed checks; with Ray's default (10 s) connections were refused ~35 s.
-    Seconds to the first answer again in test-artifacts/proxy-restart.json."""
-    from browser import artifacts_dir  # noqa: PLC0415
-
+    after three failed checks; with Ray's default (10 s) connections were refused ~35 s
+    (benchmarks/attacks.py's scenario, which writes the seconds)."""
     url, process = kedro_served
-    _alive(url)
-    (proxy,) = [child for child in _descendants(process) if "ProxyActor" in child[1]]
-    proxy[0].kill()
-    killed = time.monotonic()
-    refused = 0
-    while True:
-        try:
-            status = httpx.post(url + "/predict", json=PROJECT, timeout=10).status_code
-        except httpx.TransportError:
-            status = None
-        if status == 200:
-            break
-        refused += 1
-        assert time.monotonic() - killed < 120, "the proxy was not restarted"
-        time.sleep(0.2)
-    back_after = time.monotonic() - killed
-    figures = {"back_after_s": round(back_after, 1), "refused_attempts": refused}
-    (artifacts_dir() / "proxy-restart.json").write_text(json.dumps(figures, indent=2))
+    figures = proxy_restart(url, process.pid)
     print(json.dumps(figures))
-    # Three checks 1 s apart and a new proxy's start (5.3 s measured); with Ray's default
-    # period the third failed check alone comes >= 20 s after the kill (23.3 s measured).
-    assert back_after < 15, figures
+    # Three checks 1 s apart and a new proxy's start; with Ray's default period the third
+    # failed check alone comes >= 20 s after the kill.
+    assert figures["back_after_s"] is not None, "the proxy was not restarted"
+    assert figures["back_after_s"] < 15, figures

@@ -15,9 +15,9 @@ from contextlib import ExitStack
 
 import pytest
 import uvicorn
+from attacks import raw_status, read_until_closed
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from servers import raw_status, read_until_closed
 from uvicorn import config as uvicorn_config
 
 from madewithml.serving.framing import (
