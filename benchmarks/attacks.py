@@ -183,15 +183,16 @@ def huge_header(port: int) -> bytes:
         return read_until_closed(sock)
 
 
-def slowloris(port: int) -> tuple[bytes, float]:
-    """(answer, seconds) of a client that sends one header byte every half second."""
+def slowloris(port: int, every_s: float = 0.5, for_s: float = 30) -> tuple[bytes, float]:
+    """(answer, seconds) of a client that sends one header byte every `every_s` seconds, never
+    the end of its head, for up to `for_s` seconds."""
     with _connect(port) as sock:
         started = time.perf_counter()
         sock.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n")
         try:
-            while time.perf_counter() - started < 30:
+            while time.perf_counter() - started < for_s:
                 sock.sendall(b"X")
-                time.sleep(0.5)
+                time.sleep(every_s)
         except (BrokenPipeError, ConnectionResetError):
             pass
         return read_until_closed(sock), time.perf_counter() - started

@@ -15,7 +15,7 @@ from contextlib import ExitStack
 
 import pytest
 import uvicorn
-from attacks import raw_status, read_until_closed
+from attacks import raw_status, read_until_closed, slowloris
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from uvicorn import config as uvicorn_config
@@ -168,19 +168,9 @@ def test_slow_and_idle_clients_get_408_and_lose_their_connection(port):
     with _connect(port) as idle:  # connects and says nothing
         assert raw_status(read_until_closed(idle)) == 408
     assert time.monotonic() - started < LIMITS.header_timeout_s + 2
-    with _connect(port) as slowloris:  # one header byte at a time, never the end of its head
-        slowloris.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n")
-        started = time.monotonic()
-        answer = b""
-        try:
-            while time.monotonic() - started < 5:
-                slowloris.sendall(b"X")
-                time.sleep(0.05)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-        answer = read_until_closed(slowloris)
-        assert raw_status(answer) == 408
-        assert b"no whole request header" in answer
+    answer, _ = slowloris(port, every_s=0.05, for_s=5)  # one header byte at a time
+    assert raw_status(answer) == 408
+    assert b"no whole request header" in answer
     with _connect(port) as slow_body:  # its head, then half its body
         slow_body.sendall(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n" + b"x" * 50)
         answer = read_until_closed(slow_body)
