@@ -79,3 +79,29 @@ def test_a_threshold_is_a_number_in_0_1_or_refused(value):
     else:
         with pytest.raises(InvalidInputError, match=r"threshold must be a number in \[0, 1\]"):
             check_threshold(value)
+
+
+RESERVED = ["prediction", "computer-vision", "mlops", "natural-language-processing", "other"]
+
+
+@given(
+    extra=st.lists(
+        st.one_of(st.sampled_from(RESERVED), st.text(min_size=1, max_size=12)),
+        max_size=6,
+        unique=True,
+    ).filter(lambda names: not {"title", "description"} & set(names))
+)
+def test_a_table_is_refused_exactly_when_a_column_is_named_as_the_answer(extra):
+    """Issue 26 (batch inference over its own earlier output read the stale `prediction`): any
+    set of extra columns, refused if and only if one is named as a column of the answer, and
+    those named; otherwise only title and description are read."""
+    frame = pd.DataFrame({"title": ["GAN faces"], "description": ["images"]})
+    for position, column in enumerate(extra):
+        frame.insert(position % (len(frame.columns) + 1), column, ["stale"])
+    clashing = [column for column in RESERVED if column in extra]
+    if clashing:
+        with pytest.raises(InvalidInputError, match="are the answer's own") as error:
+            check_projects(frame, reserved=RESERVED)
+        assert str(clashing) in str(error.value)
+    else:
+        assert list(check_projects(frame, reserved=RESERVED).columns) == ["title", "description"]
