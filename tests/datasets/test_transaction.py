@@ -1,6 +1,11 @@
-"""A run's files are staged, read back and committed together, or rolled back."""
+"""A run's files are staged, read back and committed together, or rolled back; one run at a
+time holds the project's lock."""
 
 import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 
 def test_in_a_run_saves_are_staged_read_back_and_committed_together(tmp_path):
@@ -74,3 +79,38 @@ def test_an_mlflow_artifact_of_a_run_is_logged_under_its_own_name(tmp_path):
     finally:
         RunTransaction.active = None
         mlflow.set_tracking_uri(None)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    steps=st.lists(
+        st.tuples(st.sampled_from(["acquire", "release"]), st.integers(0, 3)), max_size=25
+    )
+)
+def test_at_most_one_run_holds_the_lock_whatever_the_order(tmp_path_factory, steps):
+    """Issue 26 (a second run deleted the first one's staging), as a property: four would-be
+    runs acquiring and releasing in any order. An acquire succeeds exactly when no other run
+    holds the lock, and otherwise names the one that does; a release by a run that does not
+    hold it changes nothing."""
+    from madewithml.datasets import RunInProgressError, RunLock  # noqa: PLC0415
+
+    path = tmp_path_factory.mktemp("lock") / "data" / ".run.lock"
+    locks = [RunLock(path) for _ in range(4)]
+    holder = None  # the model: which run holds the lock
+    try:
+        for step, run in steps:
+            if step == "release":
+                locks[run].release()
+                if holder == run:
+                    holder = None
+            elif holder is None:
+                locks[run].acquire(f"run {run}")
+                holder = run
+            elif holder == run:
+                continue  # a run does not take its own lock twice (the hook takes it once)
+            else:
+                with pytest.raises(RunInProgressError, match=f", run {holder}\\. Wait"):
+                    locks[run].acquire(f"run {run}")
+    finally:
+        for lock in locks:
+            lock.release()
