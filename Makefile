@@ -52,7 +52,7 @@ retrain: install
 test: install
 	$(BIN)/python -m pytest --durations=25 $(PYTEST_ARGS)
 
-# Everyday work: the unit tests, without Ray, kedro runs, servers or the real data (~3 min: 649 tests in 173 s here).
+# Everyday work: the unit tests, without Ray, kedro runs, servers or the real data (~3 min: 651 tests in 171-173 s here).
 test-fast: install
 	$(BIN)/python -m pytest -m "not slow" -q $(PYTEST_ARGS)
 
