@@ -53,18 +53,14 @@ class Pipelines(dict):
 def _found() -> dict[str, Pipeline]:
     """`find_pipelines`, which (from Kedro 1.7) imports only the pipelines a run asks for. A
     name asked for with no folder under `pipelines/` makes it raise an `ImportError` with no
-    cause (a folder that fails to import chains its own error, which is raised): then every
-    folder's pipeline is registered, and the unknown name gets `Pipelines`' error, which names
-    them all."""
+    cause (a folder that fails to import chains its own error, which is raised): then nothing
+    is loaded, and the unknown name gets `Pipelines`' error, which names them all."""
     try:
         return find_pipelines(raise_errors=True)
     except ImportError as error:
         if error.__cause__ is not None:
             raise
-        return {
-            folder.name: _folder(folder.name)
-            for folder in pkgutil.iter_modules(pipelines_package.__path__)
-        }
+        return {}
 
 
 def _folder(name: str) -> Pipeline:
