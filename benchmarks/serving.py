@@ -42,9 +42,14 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
-def in_process(model, projects: pd.DataFrame, batch_rows: int) -> dict[str, float]:
+def in_process(
+    model, projects: pd.DataFrame, batch_rows: int, service_batch: int
+) -> dict[str, float]:
     """The logged model's own `predict`: rows/s over `projects` in batches of `batch_rows` (after
-    a warm-up), and the median latency of one project."""
+    a warm-up), the median latency of one project, and the CPU per project of batches of
+    `service_batch` rows on one torch thread (what a `kedro serve` replica does)."""
+    import torch  # noqa: PLC0415
+
     frames = [projects.iloc[i : i + batch_rows] for i in range(0, len(projects), batch_rows)]
     model.predict(frames[0])
     started = time.perf_counter()
@@ -57,19 +62,44 @@ def in_process(model, projects: pd.DataFrame, batch_rows: int) -> dict[str, floa
         began = time.perf_counter()
         model.predict(row)
         one.append(time.perf_counter() - began)
-    return {"rows_per_s": rows_per_s, "one_ms": 1000 * statistics.median(one[5:])}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        small = [
+            projects.iloc[i : i + service_batch] for i in range(0, len(projects), service_batch)
+        ]
+        model.predict(small[0])
+        cpu = time.process_time()
+        for frame in small:
+            model.predict(frame)
+        service_cpu_ms = 1000 * (time.process_time() - cpu) / sum(map(len, small))
+    finally:
+        torch.set_num_threads(threads)
+    return {
+        "rows_per_s": rows_per_s,
+        "one_ms": 1000 * statistics.median(one[5:]),
+        "service_batch": service_batch,
+        "service_batch_cpu_ms": service_cpu_ms,
+    }
 
 
-def _tree_cpu(pid: int) -> float:
-    """CPU seconds (user + system) of a process and all its descendants so far."""
-    total = 0.0
+# Where a `kedro serve`'s CPU goes, by process: Ray names its actors' processes.
+PARTS = {"ray::ServeReplica": "replicas", "ray::ProxyActor": "proxy"}
+
+
+def _tree_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds (user + system) so far of a process and all its descendants, by part:
+    Ray Serve's replicas, its HTTP proxy, and the rest (Ray's controller, GCS, raylet,
+    agents; the whole of any other server)."""
+    total = dict.fromkeys(["replicas", "proxy", "rest"], 0.0)
     root = psutil.Process(pid)
     for process in [root, *root.children(recursive=True)]:
         try:
-            times = process.cpu_times()
-            total += times.user + times.system
+            times, name = process.cpu_times(), process.name()
         except psutil.NoSuchProcess:
             continue
+        part = next((part for prefix, part in PARTS.items() if name.startswith(prefix)), "rest")
+        total[part] += times.user + times.system
     return total
 
 
@@ -114,13 +144,69 @@ class Target:
         return total
 
 
+class Connection:
+    """One keep-alive HTTP/1.1 connection of the load client, a request at a time, on asyncio
+    streams: a few hundred microseconds of the client's CPU per request, where an httpx client
+    of 128 connections spent ~19 ms (its pool), CPU that the server under test then lacks on
+    these shared cores. Reopened when the server has closed it between requests."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, path: str, body: bytes) -> int:
+        """POST `body` (JSON) to `path`; the answer's status (its body is read and dropped)."""
+        if self.reader is None or self.reader.at_eof():
+            await self.close()
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        self.writer.write(head.encode() + body)
+        status_line = await self.reader.readline()
+        if not status_line:
+            raise ConnectionResetError("closed before an answer")
+        status = int(status_line.split()[1])
+        length, chunked, close = 0, False, False
+        while (line := await self.reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.partition(b":")
+            name, value = name.strip().lower(), value.strip().lower()
+            if name == b"content-length":
+                length = int(value)
+            elif name == b"transfer-encoding":
+                chunked = value == b"chunked"
+            elif name == b"connection":
+                close = value == b"close"
+        if chunked:
+            while size := int((await self.reader.readline()).split(b";")[0], 16):
+                await self.reader.readexactly(size + 2)
+            await self.reader.readline()
+        else:
+            await self.reader.readexactly(length)
+        if close:
+            await self.close()
+        return status
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.reader = self.writer = None
+
+
 async def load(target: Target, bodies: list[list[dict]], concurrency: int, seconds: float) -> dict:
-    """`concurrency` clients sending requests back to back for `seconds`."""
+    """`concurrency` clients sending requests back to back for `seconds`, each on a keep-alive
+    connection of its own (`Connection`), the bodies encoded beforehand."""
     latencies: list[float] = []
     transport_errors: list[str] = []  # a connection the server closed or reset, by kind
     errors = 0
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(timeout=120, limits=limits) as client:
+    encoded = []
+    for body in bodies:
+        url, payload = target.request(body)
+        encoded.append((httpx.URL(url).path, json.dumps(payload).encode()))
+    address = httpx.URL(target.url)
+    async with httpx.AsyncClient(timeout=120) as client:
         for body in bodies[:5]:  # warm-up
             url, payload = target.request(body)
             await client.post(url, json=payload)
@@ -131,23 +217,26 @@ async def load(target: Target, bodies: list[list[dict]], concurrency: int, secon
 
         async def worker(offset: int) -> None:
             nonlocal errors
-            i = offset
+            connection, i = Connection(address.host, address.port), offset
             while time.perf_counter() < deadline:
-                url, payload = target.request(bodies[i % len(bodies)])
+                path, body = encoded[i % len(encoded)]
                 began = time.perf_counter()
                 try:
-                    response = await client.post(url, json=payload)
-                except httpx.TransportError as error:  # counted, as a non-200 answer is
+                    status = await connection.post(path, body)
+                except (OSError, asyncio.IncompleteReadError) as error:  # counted as an error
                     errors += 1
                     transport_errors.append(type(error).__name__)
+                    await connection.close()
                 else:
                     latencies.append(time.perf_counter() - began)
-                    errors += response.status_code != 200
+                    errors += status != 200
                 i += concurrency
+            await connection.close()
 
         await asyncio.gather(*(worker(k) for k in range(concurrency)))
         elapsed = time.perf_counter() - started
-        cpu = _tree_cpu(target.pid) - cpu_before
+        cpu_after = _tree_cpu(target.pid)
+        cpu = {part: cpu_after[part] - cpu_before[part] for part in cpu_after}
         client_cpu = sum(psutil.Process().cpu_times()[:2]) - client_before
         after = await target.stats(client)
     requests = len(latencies)
@@ -158,7 +247,8 @@ async def load(target: Target, bodies: list[list[dict]], concurrency: int, secon
         "mean_ms": 1000 * statistics.mean(latencies),
         "p50_ms": 1000 * _percentile(latencies, 50),
         "p99_ms": 1000 * _percentile(latencies, 99),
-        "server_cpu_ms": 1000 * cpu / max(requests, 1),
+        "server_cpu_ms": 1000 * sum(cpu.values()) / max(requests, 1),
+        "server_cpu_parts_ms": {part: 1000 * cpu[part] / max(requests, 1) for part in cpu},
         "client_cpu_ms": 1000 * client_cpu / max(requests, 1),
         "transport_errors": {kind: transport_errors.count(kind) for kind in set(transport_errors)},
     }
@@ -198,16 +288,24 @@ def measure(
 def _table(results: list[dict], raw_rows_per_s: float) -> list[str]:
     lines = [
         "| server | projects per request | concurrency | requests/s | projects/s | vs in process "
-        "| p50 (ms) | p99 (ms) | errors | server CPU per request (ms) | requests per batch |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| p50 (ms) | p99 (ms) | errors | server CPU per request (ms) | of it: replicas / "
+        "proxy / rest | client CPU per request (ms) | requests per batch |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+        "| ---: |",
     ]
     for r in results:
         per_batch = f"{r['requests_per_batch']:.1f}" if "requests_per_batch" in r else "–"
+        parts = r["server_cpu_parts_ms"]
+        split = (
+            f"{parts['replicas']:.1f} / {parts['proxy']:.1f} / {parts['rest']:.1f}"
+            if parts["replicas"]
+            else "–"
+        )
         lines.append(
             f"| {r['server']} | {r['size']} | {r['concurrency']} | {r['rps']:.1f} | "
             f"{r['rps'] * r['size']:.0f} | {r['rps'] * r['size'] / raw_rows_per_s:.2f}× | "
             f"{r['p50_ms']:.0f} | {r['p99_ms']:.0f} | {r['errors']} | {r['server_cpu_ms']:.0f} | "
-            f"{per_batch} |"
+            f"{split} | {r['client_cpu_ms']:.1f} | {per_batch} |"
         )
     return lines
 
@@ -233,6 +331,26 @@ def _waterfall(results: list[dict]) -> list[str]:
     return lines
 
 
+def _budget(kedro: dict, mlflow_: dict, raw: dict) -> list[str]:
+    """What one request costs `kedro serve` at concurrency 32 on these cores, and what 3× the
+    requests/s of `mlflow models serve` would allow."""
+    parts, cores = kedro["server_cpu_parts_ms"], psutil.cpu_count()
+    spent = kedro["server_cpu_ms"] + kedro["client_cpu_ms"]
+    allowed = 1000 * cores / (3 * mlflow_["rps"])
+    model = raw["service_batch_cpu_ms"]
+    return [
+        f"The CPU of one request, one project at concurrency 32: `kedro serve` spent "
+        f"{kedro['server_cpu_ms']:.1f} ms (its replicas {parts['replicas']:.1f}, Ray Serve's "
+        f"HTTP proxy {parts['proxy']:.1f}, the rest of Ray {parts['rest']:.1f}) and the client "
+        f"{kedro['client_cpu_ms']:.1f} ms: {spent:.1f} ms, so {cores} cores answer at most "
+        f"{1000 * cores / spent:.0f} requests/s. 3× the {mlflow_['rps']:.1f} requests/s of "
+        f"`mlflow models serve` allows {allowed:.1f} ms per request. The model's own `predict` "
+        f"costs {model:.1f} ms of CPU per project in batches of {raw['service_batch']} on one "
+        f"thread (in process, as a replica runs it); that and the proxy and client alone are "
+        f"{model + parts['proxy'] + kedro['client_cpu_ms']:.1f} ms.",
+    ]
+
+
 def report(args: argparse.Namespace, model_uri: str, raw: dict, results: list[dict]) -> list[str]:
     """The results file's lines."""
 
@@ -252,7 +370,9 @@ def report(args: argparse.Namespace, model_uri: str, raw: dict, results: list[di
         "asyncio client on the same 2 cores.",
         "",
         f"In process, the logged model's own `predict` in batches of {args.raw_batch}: "
-        f"**{raw['rows_per_s']:.0f} projects/s**; one project {raw['one_ms']:.1f} ms.",
+        f"**{raw['rows_per_s']:.0f} projects/s**; one project {raw['one_ms']:.1f} ms; on one "
+        f"torch thread in batches of {raw['service_batch']} (as a `kedro serve` replica runs it), "
+        f"{raw['service_batch_cpu_ms']:.1f} ms of CPU per project.",
         "",
         *_table(results, raw["rows_per_s"]),
         "",
@@ -267,6 +387,8 @@ def report(args: argparse.Namespace, model_uri: str, raw: dict, results: list[di
             f"and **{kedro['rps'] / raw['rows_per_s']:.2f}×** the in-process throughput; at "
             f"concurrency 1 its p50 is {one_kedro['p50_ms']:.0f} ms against "
             f"{one_mlflow['p50_ms']:.0f} ms.",
+            "",
+            *_budget(kedro, mlflow_, raw),
             "",
         ]
     if {"kedro serve", NO_LOG} <= set(args.servers) and compared:
@@ -309,6 +431,14 @@ def main() -> None:
     add_model_arguments(parser)
     parser.add_argument("--seconds", type=float, default=10.0, help="per load level")
     parser.add_argument("--raw-batch", type=int, default=64, dest="raw_batch")
+    parser.add_argument(
+        "--service-batch",
+        type=int,
+        default=8,
+        dest="service_batch",
+        help="the projects per batch of a kedro serve replica at concurrency 32 (its "
+        "`requests per batch`), for the model's own CPU per project at that size",
+    )
     parser.add_argument("--servers", nargs="+", default=list(SERVERS), choices=SERVERS)
     parser.add_argument("--sizes", nargs="+", type=int, default=list(SIZES))
     parser.add_argument("--concurrency", nargs="+", type=int, default=list(CONCURRENCY))
@@ -322,7 +452,9 @@ def main() -> None:
     with model_in_a_copy(args, data) as (project, env, model_uri):
         mlflow.set_tracking_uri(env["MLFLOW_TRACKING_URI"])
         model = mlflow.pyfunc.load_model(model_uri)
-        raw = in_process(model, holdout[["title", "description"]], args.raw_batch)
+        raw = in_process(
+            model, holdout[["title", "description"]], args.raw_batch, args.service_batch
+        )
         print(json.dumps({"in_process": raw}), flush=True)
         del model
         results = []
