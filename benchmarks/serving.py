@@ -5,12 +5,14 @@ in one run.
 1. The model: `--model-uri` (in `--tracking-uri`), else the champion of a fresh `kedro run` in a
    throw-away copy of the project.
 2. In process: the logged model's own `predict` over the holdout in batches of `--raw-batch`
-   rows (rows/s: the ceiling of any server on these cores), and one project's latency.
+   rows (rows/s: the ceiling of any server on these cores), one project's latency, and the CPU
+   per project in batches of `--service-batch` on one torch thread (as a replica runs it).
 3. Each server, started as a user starts it (`kedro serve` with conf/base/serving.yml, the
    same without its request log, `mlflow models serve --env-manager local`), loaded by an
    asyncio client on the same cores at concurrency 1, 8, 32 and 128 with requests of 1 and of
    16 projects, for `--seconds` each after a warm-up: requests/s, projects/s, p50 and p99
-   latency, errors, the CPU seconds of the server's processes (and of the client) per request;
+   latency, errors, the CPU of the server's processes per request (for `kedro serve`: its
+   replicas, Ray Serve's HTTP proxy, the rest of Ray) and of the client;
    for `kedro serve` also the batches it formed and where a request's time went in the service
    (its `GET /` statistics); the request log's cost (`kedro serve` with and without it).
 
