@@ -33,10 +33,11 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import psutil
 import yaml
+from commands import SERVE_PROCESSES, descendants
 from project_copy import ROOT
 
 PROJECT = {"title": "Transformers for text", "description": "A language model for search."}
-SERVED = ("ProxyActor", "ServeReplica")  # the processes that hold a request's bytes
+SERVED = tuple(SERVE_PROCESSES)  # the processes that hold a request's bytes
 
 
 def read_until_closed(sock, deadline: float | None = None) -> bytes:
@@ -58,15 +59,6 @@ def read_until_closed(sock, deadline: float | None = None) -> bytes:
 def raw_status(data: bytes) -> int | None:
     """The status of a raw HTTP/1.1 answer; None for none."""
     return int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/1.1 ") else None
-
-
-def descendants(pid: int) -> list[tuple[psutil.Process, str]]:
-    """(process, command line) of each live descendant of `pid` (one exiting is skipped)."""
-    found = []
-    for child in psutil.Process(pid).children(recursive=True):
-        with contextlib.suppress(psutil.NoSuchProcess):
-            found.append((child, " ".join(child.cmdline())))
-    return found
 
 
 def served_rss(pid: int) -> int:

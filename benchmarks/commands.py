@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import socket
 import subprocess
@@ -16,9 +17,22 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import psutil
 from project_copy import copy_project, kedro_env
 
 BIN = Path(sys.executable).parent
+# The processes of a `kedro serve`'s Ray Serve, by what their command line holds (Ray names its
+# actors' processes).
+SERVE_PROCESSES = {"ServeReplica": "replicas", "ProxyActor": "proxy"}
+
+
+def descendants(pid: int) -> list[tuple[psutil.Process, str]]:
+    """(process, command line) of each live descendant of `pid` (one exiting is skipped)."""
+    found = []
+    for child in psutil.Process(pid).children(recursive=True):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            found.append((child, " ".join(child.cmdline())))
+    return found
 
 
 def free_port() -> int:

@@ -30,7 +30,14 @@ import time
 import httpx
 import pandas as pd
 import psutil
-from commands import Server, add_model_arguments, free_port, model_in_a_copy
+from commands import (
+    SERVE_PROCESSES,
+    Server,
+    add_model_arguments,
+    descendants,
+    free_port,
+    model_in_a_copy,
+)
 from training import RESULTS, _data_dir, _machine, write_results
 
 CONCURRENCY = (1, 8, 32, 128)
@@ -85,22 +92,17 @@ def in_process(
     }
 
 
-# Where a `kedro serve`'s CPU goes, by process: Ray names its actors' processes.
-PARTS = {"ray::ServeReplica": "replicas", "ray::ProxyActor": "proxy"}
-
-
 def _tree_cpu(pid: int) -> dict[str, float]:
     """CPU seconds (user + system) so far of a process and all its descendants, by part:
     Ray Serve's replicas, its HTTP proxy, and the rest (Ray's controller, GCS, raylet,
     agents; the whole of any other server)."""
-    total = dict.fromkeys(["replicas", "proxy", "rest"], 0.0)
-    root = psutil.Process(pid)
-    for process in [root, *root.children(recursive=True)]:
+    total = dict.fromkeys([*SERVE_PROCESSES.values(), "rest"], 0.0)
+    for process, command in [(psutil.Process(pid), ""), *descendants(pid)]:
         try:
-            times, name = process.cpu_times(), process.name()
+            times = process.cpu_times()
         except psutil.NoSuchProcess:
             continue
-        part = next((part for prefix, part in PARTS.items() if name.startswith(prefix)), "rest")
+        part = next((part for name, part in SERVE_PROCESSES.items() if name in command), "rest")
         total[part] += times.user + times.system
     return total
 
