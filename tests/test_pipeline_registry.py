@@ -98,6 +98,37 @@ def test_naming_data_processing_imports_no_training_stack(project_root):
     assert not [m for m in modules if m.startswith("madewithml.pipelines.training")]
 
 
+def test_a_command_s_context_imports_no_pipeline(tmp_path):
+    """Every `kedro` command creates the context first, and this project's hooks check the
+    parameters then: that check must not import the pipelines (`context.params` would import
+    every registered one, before `kedro run` says which it runs and `kedro serve` needs none)."""
+    from kedro_project import copy_project, kedro_env  # noqa: PLC0415
+
+    project = copy_project(tmp_path / "project")
+    script = (
+        "import json, sys\n"
+        "from kedro.framework.session import KedroSession\n"
+        "from kedro.framework.startup import bootstrap_project\n"
+        f"bootstrap_project({str(project)!r})\n"
+        f"session = KedroSession.create({str(project)!r}, runtime_params={{'training.lr': 0.01}})\n"
+        "session.load_context()\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=project,
+        env=kedro_env(project, tmp_path),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    modules = json.loads(result.stdout.strip().splitlines()[-1])
+    assert "madewithml.parameters" in modules  # the parameters were checked
+    assert not [m for m in modules if m.startswith("madewithml.pipelines.")]
+
+
 def test_after_a_run_that_named_one_pipeline_every_other_is_still_there(requested):
     """Kedro keeps a run's selection for the process (a notebook after
     `session.run(pipeline_names=["data_processing"])`): the others are built when asked for."""

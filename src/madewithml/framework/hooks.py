@@ -96,7 +96,10 @@ class ParameterValidationHook:
 
     @hook_impl
     def after_context_created(self, context) -> None:
-        validate_parameters(context.params)
+        # The configuration's parameters, `--params` merged in: what the nodes get (none takes a
+        # typed parameter for Kedro to convert). Not `context.params`, which imports every
+        # registered pipeline to look for such types before any command starts.
+        validate_parameters(context.config_loader["parameters"])
 
 
 class RayHook:
