@@ -3,9 +3,7 @@
 #   make test   set up (once) and run the whole test suite (make test-fast: the unit tests)
 # Set-up creates .venv, installs torch first (the CPU build unless an NVIDIA GPU is present), then
 # exactly requirements.lock (hashed) and the project in editable mode. It reruns only when
-# pyproject.toml or requirements.lock changes. `--no-compile`: Python compiles a module when it is
-# first imported, so only what runs is compiled, not the whole of every package (half the time of
-# an install here: docs/development.md).
+# pyproject.toml or requirements.lock changes.
 
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -26,10 +24,10 @@ $(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is needed, found " + sys.version' 
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet --no-compile "$(TORCH_PIN)" \
+	$(BIN)/python -m pip install --quiet "$(TORCH_PIN)" \
 		$(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX) --retries 0 --timeout 10)
-	$(BIN)/python -m pip install --quiet --no-compile --require-hashes --no-deps -r requirements.lock
-	$(BIN)/python -m pip install --quiet --no-compile --no-deps --editable .
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps --editable .
 	$(BIN)/python -m pip check
 	@touch $@
 

@@ -69,8 +69,7 @@ def model_env(tmp_path_factory, tiny_champion_project):
     venv = folder / "venv"
     base_python = getattr(sys, "_base_executable", sys.executable)
     subprocess.run([base_python, "-m", "venv", str(venv)], check=True)
-    # As the Makefile installs: no byte-compiling of whole packages (what is imported compiles).
-    pip = [str(venv / "bin/python"), "-m", "pip", "install", "--quiet", "--no-compile"]
+    pip = [str(venv / "bin/python"), "-m", "pip", "install", "--quiet"]
     env = _clean_env(tracking)
     # As the Makefile installs torch: its CPU build first (where that index is reachable).
     torch_index = [
