@@ -7,13 +7,10 @@ own longest row when it is made, so no table ever carries padding.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
+import torch
 from transformers import PreTrainedTokenizerBase
-
-if TYPE_CHECKING:
-    import torch
 
 
 def tokenize(
@@ -50,10 +47,6 @@ def pad_id(tokenizer: PreTrainedTokenizerBase) -> int:
 def pad_batch(sequences: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(input_ids, attention_mask) of a batch, padded on the right with `pad_id` to its longest
     row."""
-    # Imported here: tokenizing (data_processing) needs no torch, whose import is ~2.3 s of CPU
-    # here (`python -X importtime`) in a `kedro run --pipelines=data_processing` of ~15 s.
-    import torch  # noqa: PLC0415
-
     length = max((len(ids) for ids in sequences), default=0) or 1
     input_ids = torch.full((len(sequences), length), pad_id, dtype=torch.long)
     attention_mask = torch.zeros((len(sequences), length), dtype=torch.long)
