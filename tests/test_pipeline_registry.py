@@ -77,6 +77,21 @@ def test_a_named_pipeline_is_the_same_as_in_the_whole_registry(requested, name):
     assert named[name].inputs() == whole.inputs()
 
 
+def _in_a_fresh_interpreter(script: str, **run) -> object:
+    """What `script` prints last as JSON, run by a new Python (this one has imported everything
+    already)."""
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        **run,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
 def test_naming_data_processing_imports_no_training_stack(project_root):
     """`kedro run --pipelines=data_processing` starts without importing Ray Train or the other
     pipelines (in a fresh interpreter: this one has imported them already)."""
@@ -88,20 +103,17 @@ def test_naming_data_processing_imports_no_training_stack(project_root):
         "pipelines.set_requested(['data_processing'])\n"
         "print(json.dumps([sorted(pipelines), sorted(sys.modules)]))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=120
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    registered, modules = json.loads(result.stdout.strip().splitlines()[-1])
+    registered, modules = _in_a_fresh_interpreter(script)
     assert registered == ["data_processing"]
     assert "ray.train" not in modules
     assert not [m for m in modules if m.startswith("madewithml.pipelines.training")]
 
 
 def test_a_command_s_context_imports_no_pipeline(tmp_path):
-    """Every `kedro` command creates the context first, and this project's hooks check the
-    parameters then: that check must not import the pipelines (`context.params` would import
-    every registered one, before `kedro run` says which it runs and `kedro serve` needs none)."""
+    """A session made outside `kedro run` (a script, a notebook, `kedro predict`, `kedro serve`)
+    creates its context, and this project's hooks check the parameters then: that check must not
+    import the pipelines (`context.params` would import every registered one, as no run has said
+    which it needs; `kedro run` says so before the context exists)."""
     from kedro_project import copy_project, kedro_env  # noqa: PLC0415
 
     project = copy_project(tmp_path / "project")
@@ -114,17 +126,7 @@ def test_a_command_s_context_imports_no_pipeline(tmp_path):
         "session.load_context()\n"
         "print(json.dumps(sorted(sys.modules)))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=project,
-        env=kedro_env(project, tmp_path),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    modules = json.loads(result.stdout.strip().splitlines()[-1])
+    modules = _in_a_fresh_interpreter(script, cwd=project, env=kedro_env(project, tmp_path))
     assert "madewithml.parameters" in modules  # the parameters were checked
     assert not [m for m in modules if m.startswith("madewithml.pipelines.")]
 

@@ -97,8 +97,9 @@ class ParameterValidationHook:
     @hook_impl
     def after_context_created(self, context) -> None:
         # The configuration's parameters, `--params` merged in: what the nodes get (none takes a
-        # typed parameter for Kedro to convert). Not `context.params`, which imports every
-        # registered pipeline to look for such types before any command starts.
+        # typed parameter for Kedro to convert). Not `context.params`: in a session that has not
+        # said which pipelines it runs (a script, a notebook, `kedro predict`, `kedro serve`),
+        # Kedro imports every registered pipeline to look for such types.
         validate_parameters(context.config_loader["parameters"])
 
 
