@@ -24,8 +24,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shutil
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import httpx
 import pandas as pd
@@ -355,6 +358,20 @@ def _budget(kedro: dict, mlflow_: dict, raw: dict) -> list[str]:
     ]
 
 
+def _arguments() -> str:
+    """This run's command-line arguments, as a reader would rerun them (without `--out`, and
+    with STORE for a local tracking store)."""
+    shown, arguments = [], iter(sys.argv[1:])
+    for argument in arguments:
+        if argument in ("--out", "--tracking-uri"):
+            value = next(arguments, "")
+            if argument == "--tracking-uri":
+                shown += [argument, "STORE" if value.startswith("sqlite") else value]
+            continue
+        shown.append(argument)
+    return "".join(f' "{a}"' if " " in a else f" {a}" for a in shown)
+
+
 def report(args: argparse.Namespace, model_uri: str, raw: dict, results: list[dict]) -> list[str]:
     """The results file's lines."""
 
@@ -368,7 +385,7 @@ def report(args: argparse.Namespace, model_uri: str, raw: dict, results: list[di
     lines = [
         "# serving benchmark: `kedro serve` beside `mlflow models serve` and in-process predict",
         "",
-        f"Command: `python benchmarks/serving.py --seconds {args.seconds:g}` — "
+        f"Command: `python benchmarks/serving.py{_arguments()}` — "
         f"{time.strftime('%Y-%m-%d')}, {_machine()}; model {model_uri}. Each level: "
         f"{args.seconds:g} s of requests back to back after a warm-up, holdout projects, from an "
         "asyncio client on the same 2 cores.",
@@ -423,11 +440,14 @@ def report(args: argparse.Namespace, model_uri: str, raw: dict, results: list[di
 
 
 def replicas(project) -> int:
-    """`kedro serve`'s replicas in `project` (conf/base/serving.yml)."""
+    """`kedro serve`'s replicas in `project`: conf/base/serving.yml's, or a conf/local file's."""
     import yaml  # noqa: PLC0415
 
-    serving = yaml.safe_load((project / "conf/base/serving.yml").read_text())["serving"]
-    return serving["deployment"]["num_replicas"]
+    count = None
+    for path in [project / "conf/base/serving.yml", *sorted(project.glob("conf/local/serving*"))]:
+        deployment = (yaml.safe_load(path.read_text()) or {}).get("serving", {}).get("deployment")
+        count = (deployment or {}).get("num_replicas", count)
+    return count
 
 
 def main() -> None:
@@ -446,6 +466,15 @@ def main() -> None:
     parser.add_argument("--servers", nargs="+", default=list(SERVERS), choices=SERVERS)
     parser.add_argument("--sizes", nargs="+", type=int, default=list(SIZES))
     parser.add_argument("--concurrency", nargs="+", type=int, default=list(CONCURRENCY))
+    parser.add_argument(
+        "--conf-local",
+        nargs="*",
+        default=[],
+        dest="conf_local",
+        metavar="FILE",
+        help="YAML files copied into the throw-away copy's conf/local/ for `kedro serve`, to "
+        "measure a configuration against the shipped one (e.g. benchmarks/variants/*.yml)",
+    )
     parser.add_argument("--out", default=str(RESULTS / "serving.md"))
     args = parser.parse_args()
 
@@ -466,11 +495,13 @@ def main() -> None:
             port = free_port()
             url = f"http://127.0.0.1:{port}"
             # What the variant without the request log changes: conf/local, for that server only.
-            local = project / "conf/local/serving.yml"
+            local = project / "conf/local/serving_no_request_log.yml"
             local.parent.mkdir(exist_ok=True)
             local.unlink(missing_ok=True)
             if name == NO_LOG:
                 local.write_text("serving:\n  request_log:\n    enabled: false\n")
+            for path in map(Path, args.conf_local):
+                shutil.copyfile(path, project / "conf/local" / path.name)
             if name in ("kedro serve", NO_LOG):
                 command = ["kedro", "serve", "--model-uri", model_uri, "--port", str(port)]
                 server = Server(command, project, env, url + "/")
