@@ -24,8 +24,8 @@ import statistics
 from pathlib import Path
 
 import pandas as pd
-from commands import Server, add_model_arguments, free_port, model_in_a_copy
-from serving import Target, load, replicas
+from commands import add_model_arguments, model_in_a_copy
+from serving import Target, kedro_served, load
 from training import RESULTS, _data_dir, _machine, write_results
 
 
@@ -116,20 +116,17 @@ def main() -> None:
     data = _data_dir()
     frame = pd.read_csv(data / "holdout.csv")[["title", "description"]]
     holdout = frame.to_dict("records")
-    with model_in_a_copy(args, data) as (project, env, model_uri):
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        command = ["kedro", "serve", "--model-uri", model_uri, "--port", str(port)]
-        with Server(command, project, env, url + "/") as server:
-            target = Target("kedro serve", url, server.pid)
-            target.wait_for_replicas(replicas(project))
-            import ray  # noqa: PLC0415
+    with (
+        model_in_a_copy(args, data) as (project, env, model_uri),
+        kedro_served(project, env, model_uri) as target,
+    ):
+        import ray  # noqa: PLC0415
 
-            ray.init(address="auto", namespace="serve", log_to_driver=False)
-            try:
-                alone, loaded, spent = _measure(target, holdout, args)
-            finally:  # before the service (and its Ray) stops
-                ray.shutdown()
+        ray.init(address="auto", namespace="serve", log_to_driver=False)
+        try:
+            alone, loaded, spent = _measure(target, holdout, args)
+        finally:  # before the service (and its Ray) stops
+            ray.shutdown()
     batches = loaded["requests"] / loaded["requests_per_batch"]
     lines = [
         "# A `kedro serve` replica's own `predict`, idle and under load",

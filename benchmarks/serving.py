@@ -28,6 +28,8 @@ import shutil
 import statistics
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -437,6 +439,19 @@ def report(args: argparse.Namespace, model_uri: str, raw: dict, results: list[di
             "",
         ]
     return lines
+
+
+@contextmanager
+def kedro_served(project: Path, env: dict[str, str], model_uri: str) -> Iterator[Target]:
+    """`kedro serve` of `model_uri` in `project` on a free port for the block, once every
+    replica answers."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = ["kedro", "serve", "--model-uri", model_uri, "--port", str(port)]
+    with Server(command, project, env, url + "/") as server:
+        target = Target("kedro serve", url, server.pid)
+        target.wait_for_replicas(replicas(project))
+        yield target
 
 
 def replicas(project) -> int:

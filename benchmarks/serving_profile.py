@@ -34,13 +34,11 @@ import psutil
 import yaml
 from commands import (
     SERVE_PROCESSES,
-    Server,
     add_model_arguments,
     descendants,
-    free_port,
     model_in_a_copy,
 )
-from serving import Target, load, replicas
+from serving import kedro_served, load
 from training import RESULTS, _data_dir, _machine, write_results
 
 # Shared objects by what they do (first match wins); anything else is "other native code".
@@ -192,12 +190,7 @@ def main() -> None:
             serve = {"serve": {"runtime_env": {"env_vars": variables}}}
             text = yaml.safe_dump({"init_by_tag": serve})
             (project / "conf/local/ray.yml").write_text(text)
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        command = ["kedro", "serve", "--model-uri", model_uri, "--port", str(port)]
-        with Server(command, project, env, url + "/") as server:
-            target = Target("kedro serve", url, server.pid)
-            target.wait_for_replicas(replicas(project))
+        with kedro_served(project, env, model_uri) as target:
             result: dict = {}
             loaded = args.warm_up + args.seconds + 2
             client = threading.Thread(
@@ -207,7 +200,7 @@ def main() -> None:
             )
             client.start()
             time.sleep(args.warm_up)
-            cpu = sample(args.seconds, args.frequency, _parts(server.pid))
+            cpu = sample(args.seconds, args.frequency, _parts(target.pid))
             client.join()
     if result["errors"]:
         raise SystemExit(f"{result['errors']} requests failed")
