@@ -63,6 +63,11 @@ def trial_outcome(epochs: int, num_epochs: int, failed: bool) -> str:
     return COMPLETED if epochs >= num_epochs else STOPPED_EARLY
 
 
+def train_run_name(experiment: str, trial_id: str) -> str:
+    """The name (and folder, under the storage path) of a trial's Ray Train run."""
+    return f"{experiment}_trial_{trial_id}"
+
+
 def run_trial(
     config: dict[str, Any],
     *,
@@ -81,7 +86,7 @@ def run_trial(
         val,
         loop_config={**loop_config, **config},
         ray_train=ray_train,
-        name=f"{experiment}_trial_{trial_id}",
+        name=train_run_name(experiment, trial_id),
         callbacks=[TuneReportCallback()],
         score=score,
     )
@@ -187,13 +192,22 @@ def build_tuner(
 
 
 def trial_tables(
-    grid: tune.ResultGrid, searched: list[str], num_epochs: int, metric: str, mode: str
+    grid: tune.ResultGrid,
+    searched: list[str],
+    num_epochs: int,
+    metric: str,
+    mode: str,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(trials, history): one row per trial, and one row per trial and epoch.
 
     A trial's row has its hyperparameters, outcome, number of epochs, and its best epoch by
     `metric` with that epoch's metrics and checkpoint path (empty when no epoch was reported).
+    The best epoch is the best of those whose checkpoints the trial's Ray Train run kept (beside
+    the experiment's folder, `train_run_name`): when the scheduler stops a trial, its Train run
+    may finish one more epoch before it ends, unseen by Tune, and when that epoch scores better
+    Ray Train deletes the checkpoint of the best epoch Tune saw.
     """
+    storage, experiment = grid.experiment_path.rstrip("/").rsplit("/", 1)
     trials, history = [], []
     for result in grid:
         frame = result.metrics_dataframe
@@ -201,14 +215,16 @@ def trial_tables(
         trial_id = (result.metrics or {}).get("trial_id") or result.path.rstrip("/").split("/")[-1]
         config = {name: result.config.get(name) for name in searched}
         history += [{"trial": trial_id, **{name: row.get(name) for name in CURVE}} for row in rows]
-        scored = [row for row in rows if _finite(row.get(metric))]
-        best = (min if mode == "min" else max)(scored, key=lambda row: row[metric], default={})
+        kept = kept_checkpoints(f"{storage}/{train_run_name(experiment, trial_id)}")
+        scored = [row for row in (kept or rows) if _finite(row.get(metric))]
+        best = best_epoch(scored, metric, mode)
         trials.append(
             {
                 "trial": trial_id,
                 **config,
                 "outcome": trial_outcome(len(rows), num_epochs, result.error is not None),
-                "epochs": len(rows),
+                # what ran: an epoch after the scheduler's stop counts once its checkpoint is kept
+                "epochs": max(len(rows), int(best["epoch"]) + 1 if best else 0),
                 "best_epoch": int(best["epoch"]) + 1 if best else None,
                 **{f"best_{name}": best.get(name) for name in sorted(TUNING_METRICS)},
                 "checkpoint_path": best.get(CHECKPOINT_PATH_KEY),
@@ -216,6 +232,29 @@ def trial_tables(
             }
         )
     return pd.DataFrame(trials), pd.DataFrame(history, columns=["trial", *CURVE])
+
+
+def best_epoch(rows: list[dict], metric: str, mode: str) -> dict:
+    """The best of the epochs' metrics by `metric` ({} when none): of equal scores, the later
+    epoch, as Ray Train keeps the later of two equal checkpoints."""
+    if mode == "min":
+        return min(rows, key=lambda row: (row[metric], -row["epoch"]), default={})
+    return max(rows, key=lambda row: (row[metric], row["epoch"]), default={})
+
+
+def kept_checkpoints(train_run: str) -> list[dict]:
+    """The metrics of each checkpoint a Ray Train run kept, with its path under
+    `CHECKPOINT_PATH_KEY` ([] when the run kept none or left no record: it failed first)."""
+    import ray.train  # noqa: PLC0415
+
+    try:
+        result = ray.train.Result.from_path(train_run)
+    except RuntimeError:  # no such folder, or no checkpoint was ever reported there
+        return []
+    return [
+        {**metrics, CHECKPOINT_PATH_KEY: checkpoint.path}
+        for checkpoint, metrics in result.best_checkpoints or []
+    ]
 
 
 def best_trial(trials: pd.DataFrame, metric: str, mode: str) -> pd.Series:

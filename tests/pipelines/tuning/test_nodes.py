@@ -7,10 +7,20 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 from factories import project_parameters
+from hypothesis import given
+from hypothesis import strategies as st
 from ray import tune
+from ray.tune.integration.ray_train import CHECKPOINT_PATH_KEY
 
 from madewithml.pipelines.tuning.nodes import plot_trials, select_best_hyperparameters
-from madewithml.training.tuner import best_trial, initial_point, search_space, trial_outcome
+from madewithml.training import tuner
+from madewithml.training.tuner import (
+    best_epoch,
+    best_trial,
+    initial_point,
+    search_space,
+    trial_outcome,
+)
 
 # conf/base/parameters_tuning.yml's search space, and an integer dimension
 SPACE = {
@@ -134,3 +144,58 @@ def test_plot_trials_draws_a_curve_per_trial_and_a_panel_per_hyperparameter():
     assert [axis.get_xlabel() for axis in panels] == list(SPACE)
     assert [axis.get_xscale() for axis in panels] == ["log", "log", "linear", "linear", "linear"]
     plt.close(figure)
+
+
+epoch_scores = st.lists(st.sampled_from([0.5, 0.7, 0.9, float("nan")]), min_size=0, max_size=6)
+
+
+@given(scores=epoch_scores, mode=st.sampled_from(["min", "max"]))
+def test_the_best_epoch_is_the_best_score_and_of_equal_scores_the_later(scores, mode):
+    """As Ray Train keeps checkpoints: the best score, and of equal scores the later epoch (Ray
+    deletes the earlier one, so a table pointing at it would point at nothing)."""
+    rows = [{"epoch": epoch, "val_loss": score} for epoch, score in enumerate(scores)]
+    scored = [row for row in rows if not math.isnan(row["val_loss"])]
+    best = best_epoch(scored, "val_loss", mode)
+    if not scored:
+        assert best == {}
+        return
+    pick = min if mode == "min" else max
+    optimum = pick(row["val_loss"] for row in scored)
+    assert best["val_loss"] == optimum
+    assert best["epoch"] == max(row["epoch"] for row in scored if row["val_loss"] == optimum)
+
+
+class _Result:
+    def __init__(self, trial, rows, error=None):
+        self.metrics = {"trial_id": trial} if rows else {}
+        self.metrics_dataframe = pd.DataFrame(rows) if rows else None
+        self.path = f"/runs/tune_x/run_{trial}"
+        self.config = {"lr": 1e-4}
+        self.error = error
+
+
+class _Grid(list):
+    experiment_path = "/runs/tune_x"
+
+
+def test_a_stopped_trial_points_at_the_checkpoint_its_train_run_kept(monkeypatch):
+    """The scheduler stopped trial `a` after the epoch Tune saw (checkpoint 0); its Train run
+    finished one more, better epoch, and Ray Train deleted checkpoint 0 for checkpoint 1. The
+    table points at checkpoint 1, with that epoch's scores. Trial `b` failed before any epoch."""
+    seen = {"epoch": 0, "val_loss": 0.8, "val_f1": 0.5, "train_loss": 0.9}
+    kept = {"epoch": 1, "val_loss": 0.7, "val_f1": 0.6, "train_loss": 0.8}
+    runs = {"/runs/tune_x_trial_a": [{**kept, CHECKPOINT_PATH_KEY: "/runs/a/checkpoint_1"}]}
+    monkeypatch.setattr(tuner, "kept_checkpoints", lambda path: runs.get(path, []))
+    grid = _Grid(
+        [
+            _Result("a", [{**seen, CHECKPOINT_PATH_KEY: "/runs/a/checkpoint_0", "lr": 1e-4}]),
+            _Result("b", [], error=ValueError("dropout probability has to be between 0 and 1")),
+        ]
+    )
+    trials, history = tuner.trial_tables(grid, ["lr"], num_epochs=3, metric="val_loss", mode="min")
+    a, b = trials.to_dict("records")
+    assert a["checkpoint_path"] == "/runs/a/checkpoint_1"
+    assert (a["best_epoch"], a["best_val_loss"], a["epochs"]) == (2, 0.7, 2)
+    assert a["outcome"] == "stopped_early"
+    assert pd.isna(b["checkpoint_path"]) and b["outcome"] == "failed"
+    assert list(history["trial"]) == ["a"]  # the history is what Tune saw
