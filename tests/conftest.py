@@ -24,7 +24,7 @@ from factories import (
 )
 from kedro.framework.startup import bootstrap_project
 
-from madewithml.framework.ray_runtime import private_auth_token
+from madewithml.framework.ray_runtime import start_ray
 
 # Where CI and the tests look for the real CSVs; MADEWITHML_DATA_DIR wins when it is a folder.
 DEFAULT_REAL_DATA = PROJECT_ROOT.parent / "shared" / "data" / "madewithml"
@@ -252,20 +252,12 @@ def ray_session():
     os.environ.setdefault("RAY_DATA_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S", "120")
     if not ray.is_initialized():
-        private_auth_token()  # as `kedro run` does: Ray's token, readable by this user only
-        # The dashboard serves the state API that Tune over Ray Train V2 needs (conf/base/ray.yml)
-        # Every worker gets the project's runtime environment (Ray Train's polling interval,
-        # no preemption watcher, the notice filter), as in `kedro run`.
-        runtime_env = yaml.safe_load((PROJECT_ROOT / "conf/base/ray.yml").read_text())["init"][
-            "runtime_env"
-        ]
-        ray.init(
-            num_cpus=2,
-            include_dashboard=True,
-            log_to_driver=True,
-            logging_level="ERROR",
-            runtime_env=runtime_env,
-        )
+        # As `kedro run` starts it (conf/base/ray.yml: on loopback only, Ray's token readable by
+        # this user only, every worker with the project's runtime environment), with the
+        # dashboard, whose state API Tune over Ray Train V2 needs.
+        config = yaml.safe_load((PROJECT_ROOT / "conf/base/ray.yml").read_text())
+        config["init"].update(num_cpus=2, include_dashboard=True, logging_level="ERROR")
+        start_ray(config, set())
     ray.data.DataContext.get_current().enable_progress_bars = False
     yield ray
     ray.shutdown()

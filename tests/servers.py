@@ -67,6 +67,14 @@ def stop(process: subprocess.Popen) -> str:
     return "".join(process.lines)
 
 
+def on_loopback(ip: str) -> bool:
+    """Whether a listening address is loopback (127.0.0.0/8, ::1, or IPv4-mapped 127.x)."""
+    import ipaddress  # noqa: PLC0415
+
+    address = ipaddress.ip_address(ip.split("%", 1)[0])
+    return (getattr(address, "ipv4_mapped", None) or address).is_loopback
+
+
 def ray_processes() -> set[int]:
     """The PIDs of every Ray process on this machine (raylet, GCS, dashboard, workers)."""
     import psutil  # noqa: PLC0415

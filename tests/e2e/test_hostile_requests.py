@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +18,8 @@ import pytest
 from attacks import chunked_attack, framing_attack, post_streamed, proxy_restart
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from ray._private.ray_constants import ENABLE_RAY_CLUSTERS_ENV_VAR
+from servers import on_loopback
 
 from madewithml.serving.framing import MAX_LINGERING
 
@@ -233,17 +236,19 @@ def _join_and_run(address: str, env: dict[str, str]) -> subprocess.CompletedProc
         return subprocess.CompletedProcess(timeout.cmd, -1, *output)
 
 
-def test_kedro_serves_ray_lets_no_one_in_without_its_token(kedro_served, tmp_path):
+def test_only_serve_replicas_grpc_listens_beyond_loopback_and_asks_for_the_token(
+    kedro_served, tmp_path
+):
     """Issue 26: with Ray's token authentication off, another process joined the service's Ray
-    through the machine's external address and ran a command. Every port of the service's
-    processes that listens beyond loopback now refuses a client without the token; the HTTP
-    service itself listens on loopback only. Ray 2.60 cannot bind its gRPC servers to loopback
-    (docs/reliability.md#security), so the token is what keeps others out."""
+    through the machine's external address and ran a command. Now every port of `kedro serve`
+    and of its Ray's processes (GCS, raylet, workers, Serve's controller and proxy, agents,
+    metrics exporters) listens on loopback only (conf/base/ray.yml `loopback_only`), but one:
+    Ray Serve 2.60 binds each replica's inter-deployment gRPC server to [::] whatever the
+    node's address (docs/reliability.md#security), and it refuses a call without Ray's token.
+    On loopback, which every local user reaches, a client without the token is refused while
+    the same client with it joins and runs a command."""
     url, process = kedro_served
     _alive(url)
-    external = _external_address()
-    if external is None:
-        pytest.skip("this machine has no address besides loopback: nothing to reach it by")
     processes = [psutil.Process(process.pid), *psutil.Process(process.pid).children(True)]
     pids = {each.pid for each in processes}
     listening = [
@@ -251,45 +256,53 @@ def test_kedro_serves_ray_lets_no_one_in_without_its_token(kedro_served, tmp_pat
         for each in psutil.net_connections("tcp")
         if each.status == psutil.CONN_LISTEN and each.pid in pids
     ]
+    names = {psutil.Process(each.pid).name() for each in listening}
+    assert {"gcs_server", "raylet"} <= names, names  # Ray's own servers are among them
     service_port = int(url.rsplit(":", 1)[1])
-    assert {each.laddr.ip for each in listening if each.laddr.port == service_port} == {"127.0.0.1"}
-    beyond_loopback = [
-        each
-        for each in listening
-        if not each.laddr.ip.startswith("127.") and each.laddr.ip != "::1"
-    ]
-    assert beyond_loopback, "Ray 2.60 listens on every interface: this test should see it"
-    for each in beyond_loopback:
-        host = external if each.laddr.ip in ("0.0.0.0", "::") else each.laddr.ip
-        try:
-            answer = httpx.get(f"http://{host}:{each.laddr.port}/", timeout=5)
-        except httpx.HTTPError:
-            continue  # not HTTP: a gRPC server, which checks the token (below)
-        # HTTP: Ray's agents ask for the token; the Prometheus exporters show metrics only.
-        assert answer.status_code == 401 or answer.text.startswith("# HELP"), (
-            each,
-            answer.status_code,
-            answer.text[:200],
-        )
+    assert service_port in {each.laddr.port for each in listening}
+    beyond_loopback = [each for each in listening if not on_loopback(each.laddr.ip)]
+    where = [(psutil.Process(each.pid).name(), each.laddr) for each in beyond_loopback]
+    replicas = {each.pid for each in processes if each.name().startswith("ray::ServeReplica")}
+    assert replicas and {each.pid for each in beyond_loopback} <= replicas, where
+    external = _external_address()
+    if external is not None:
+        for each in listening:
+            if each in beyond_loopback:  # a replica's gRPC server: the token is asked for
+                assert _replica_call(f"{external}:{each.laddr.port}") == "UNAUTHENTICATED"
+            else:  # nothing answers through the external address
+                with pytest.raises(ConnectionRefusedError):
+                    socket.create_connection((external, each.laddr.port), timeout=5).close()
     (gcs,) = [each for each in processes if each.name() == "gcs_server"]
-    (port,) = {
-        each.laddr.port
-        for each in listening
-        if each.pid == gcs.pid and each.laddr.ip in ("::", "0.0.0.0")
-    }
+    (port,) = {each.laddr.port for each in listening if each.pid == gcs.pid}
+    # Another user of this machine: no token of its own, Ray's single-machine mode to join
+    # a Ray on loopback (madewithml.framework.ray_runtime.loopback_only).
     stranger = {
         name: value for name, value in os.environ.items() if not name.startswith("RAY_AUTH")
     }
-    stranger.update({"HOME": str(tmp_path), "RAY_AUTH_MODE": "disabled"})
-    refused = _join_and_run(f"{external}:{port}", stranger)
+    stranger.update(
+        {"HOME": str(tmp_path), "RAY_AUTH_MODE": "disabled", ENABLE_RAY_CLUSTERS_ENV_VAR: "0"}
+    )
+    refused = _join_and_run(f"127.0.0.1:{port}", stranger)
     assert refused.returncode > 0 and "RAN AS" not in refused.stdout, refused.stderr[-3000:]
     # The same client with the token gets in: the refusal above is the token's doing.
     from madewithml.framework.ray_runtime import auth_token_path  # noqa: PLC0415
 
     token = auth_token_path().read_text().strip()
     with_token = {**stranger, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token}
-    joined = _join_and_run(f"{external}:{port}", with_token)
+    joined = _join_and_run(f"127.0.0.1:{port}", with_token)
     assert "RAN AS" in joined.stdout, joined.stderr[-3000:]
+
+
+def _replica_call(address: str) -> str:
+    """The gRPC status of a call to a Serve replica's inter-deployment method, without a token."""
+    import grpc  # noqa: PLC0415
+
+    with grpc.insecure_channel(address) as channel:
+        try:
+            channel.unary_unary("/ray.serve.ASGIService/HandleRequest")(b"", timeout=10)
+        except grpc.RpcError as error:
+            return error.code().name
+    return "OK"
 
 
 def test_a_killed_proxy_is_back_within_its_health_checks(kedro_served):

@@ -112,6 +112,7 @@ class RayHook:
       (``num_cpus`` / ``num_gpus`` are then the cluster's own and are not passed).
     - ``init_by_tag``: ``{tag: {...}}``, ``ray.init`` arguments that replace those of ``init``
       when the pipeline has a node with that tag (Tune needs the dashboard's state API).
+    - ``loopback_only``: a Ray started here listens on 127.0.0.1 only (true unless set false).
     - ``logging``: ``ray.LoggingConfig`` for every Ray process of the job.
     - ``data_context``: attributes of ``ray.data.DataContext`` (e.g. progress bars).
 

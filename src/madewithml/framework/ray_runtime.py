@@ -4,9 +4,12 @@ hook for a pipeline that needs it and by `kedro serve`."""
 from __future__ import annotations
 
 import importlib
+import ipaddress
 import logging
 import os
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +41,12 @@ def start_ray(config: dict[str, Any], tags: set[str]) -> str | None:
         init["address"] = address
         init.pop("num_cpus", None)
         init.pop("num_gpus", None)
+        # A Ray on loopback (the tests' session Ray, say) is joined in the same mode: otherwise
+        # Ray turns the address into the machine's external one, where nothing listens.
+        binding = loopback_only() if is_loopback(address) else nullcontext()
     else:
         private_auth_token()
+        binding = loopback_only() if config.get("loopback_only", True) else nullcontext()
     runtime_env = init.get("runtime_env")
     if runtime_env and runtime_env.get("py_modules"):
         init["runtime_env"] = {**runtime_env, "py_modules": _py_modules(runtime_env["py_modules"])}
@@ -47,7 +54,8 @@ def start_ray(config: dict[str, Any], tags: set[str]) -> str | None:
     if logging_config:
         init["logging_config"] = ray.LoggingConfig(**logging_config)
     mark("ray.init started")
-    context = ray.init(**init)
+    with binding:
+        context = ray.init(**init)
     mark("ray.init done")
     dashboard = f", dashboard http://{context.dashboard_url}" if context.dashboard_url else ""
     logger.info("Ray %s%s", f"joined at {address}" if address else "started", dashboard)
@@ -55,6 +63,49 @@ def start_ray(config: dict[str, Any], tags: set[str]) -> str | None:
     for name, value in (config.get("data_context") or {}).items():
         setattr(data_context, name, value)
     return JOINED if address else LOCAL
+
+
+@contextmanager
+def loopback_only() -> Iterator[None]:
+    """While it is open, a Ray that `ray.init` starts listens on 127.0.0.1 only, and a Ray at a
+    loopback address is joined there.
+
+    This is Ray's own single-machine mode, its default on macOS and Windows, where the
+    node's address is the loopback address and every gRPC server of the node (GCS, raylet,
+    object manager, each worker), its agents and its metrics exporters bind to it. On Linux,
+    Ray turns it on with `RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`, read once, when `ray` is
+    imported: the processes `ray.init` starts inherit the variable, and this process, which
+    imported Ray earlier, gets Ray's constant set to match. Both are restored on leaving:
+    the started Ray's processes keep the setting, and this process can still join a cluster
+    later. (Without it every one of those servers listens on every interface, whatever
+    address the node is given, and only the token keeps other machines out.)
+    """
+    from ray._private import ray_constants  # noqa: PLC0415 - Ray's switch has no public API
+
+    variable = ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR
+    previous = os.environ.get(variable), ray_constants.ENABLE_RAY_CLUSTER
+    os.environ[variable] = "0"
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        yield
+    finally:
+        if previous[0] is None:
+            os.environ.pop(variable, None)
+        else:
+            os.environ[variable] = previous[0]
+        ray_constants.ENABLE_RAY_CLUSTER = previous[1]
+
+
+def is_loopback(address: str) -> bool:
+    """Whether a Ray address (``host:port``, ``ray://host:port``, ``auto``) names this machine's
+    loopback interface."""
+    host = address.split("://", 1)[-1].rsplit(":", 1)[0].strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def auth_token_path() -> Path | None:
@@ -72,9 +123,9 @@ def private_auth_token() -> Path | None:
 
     Ray 2.60 turns token authentication on for every Ray that `ray.init` starts and writes a
     missing token itself, but readable by every local user (0644), who could then join this
-    Ray and run code as this user. Ray's gRPC servers listen on every interface whatever
-    address the node is given, so the token is what keeps other machines out
-    (docs/reliability.md#security).
+    Ray and run code as this user. A local Ray listens on loopback only (`loopback_only`),
+    which every user of this machine can reach: the token is what keeps them out, and
+    everyone else out of a cluster (docs/reliability.md#security).
     """
     if os.environ.get("RAY_AUTH_MODE", "").lower() == "disabled":
         return None
