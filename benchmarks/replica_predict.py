@@ -122,7 +122,10 @@ def main() -> None:
     ):
         import ray  # noqa: PLC0415
 
-        ray.init(address="auto", namespace="serve", log_to_driver=False)
+        from madewithml.framework.ray_runtime import loopback_only  # noqa: PLC0415
+
+        with loopback_only():  # the service's Ray listens on loopback only (conf/base/ray.yml)
+            ray.init(address="auto", namespace="serve", log_to_driver=False)
         try:
             alone, loaded, spent = _measure(target, holdout, args)
         finally:  # before the service (and its Ray) stops
