@@ -55,6 +55,14 @@ def cluster():
     cluster.shutdown()
 
 
+@pytest.fixture(autouse=True)
+def a_fresh_shell(monkeypatch):
+    """The commands run as in a new shell: Ray puts RAY_AUTH_MODE=token into the environment of
+    a process that starts a Ray (this test session), and a `kedro` command that inherited it
+    joined a cluster with the token where a user's would not have."""
+    monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
+
+
 @pytest.fixture(scope="module")
 def tracking_server(tmp_path_factory):
     """`mlflow server` with a sqlite store, serving the artifacts itself (a client never

@@ -9,7 +9,7 @@ import pytest
 import ray
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from ray._private import ray_constants
+from ray._private import ray_constants, services
 from servers import on_loopback
 
 from madewithml.framework import ray_runtime
@@ -57,24 +57,26 @@ addresses = st.one_of(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(
-    address=addresses,
-    from_environment=st.booleans(),
+    configured=addresses,
+    environment=st.one_of(st.none(), addresses.filter(lambda a: a != "auto")),
+    latest_started=st.one_of(st.none(), addresses.filter(lambda a: a not in (None, "auto"))),
     loopback_setting=st.sampled_from([True, False, "absent"]),
     tags=st.sets(st.sampled_from(["ray", "tune", "serve"])),
     variable_before=st.sampled_from([None, "1", "0"]),
     init_fails=st.booleans(),
 )
 def test_ray_init_runs_in_loopback_mode_exactly_when_it_should(
-    address, from_environment, loopback_setting, tags, variable_before, init_fails
+    configured, environment, latest_started, loopback_setting, tags, variable_before, init_fails
 ):
     """At `ray.init`, Ray's single-machine mode is on (its constant in this process, its variable
     for the processes Ray starts) exactly when a local Ray is started with `loopback_only` not
-    false, or a Ray at a loopback address is joined; afterwards, whether `ray.init` returned or
-    raised, both are as they were."""
+    false, or the Ray that is joined is at a loopback address (`auto` being `RAY_ADDRESS`, else
+    the last `ray start` of this machine); afterwards, whether `ray.init` returned or raised,
+    both are as they were."""
     config = {
-        "init": {"num_cpus": 2, "address": None if from_environment else address},
+        "init": {"num_cpus": 2, "address": configured},
         "init_by_tag": {"serve": {"include_dashboard": False}},
     }
     if loopback_setting != "absent":
@@ -89,12 +91,21 @@ def test_ray_init_runs_in_loopback_mode_exactly_when_it_should(
 
     saved = {name: os.environ.get(name) for name in (VARIABLE, "RAY_ADDRESS")}
     constant = ray_constants.ENABLE_RAY_CLUSTER
-    originals = ray.is_initialized, ray.init, ray_runtime.private_auth_token
+    originals = (
+        ray.is_initialized,
+        ray.init,
+        ray_runtime.private_auth_token,
+        ray_runtime.token_if_available,
+        services.find_bootstrap_address,
+    )
+    tokens = []
     try:
         ray.is_initialized, ray.init = (lambda: False), init
-        ray_runtime.private_auth_token = lambda: None  # no token file written by this test
+        ray_runtime.private_auth_token = lambda: tokens.append("local")  # no file written
+        ray_runtime.token_if_available = lambda: tokens.append("joined")
+        services.find_bootstrap_address = lambda temp_dir: latest_started
         _set(VARIABLE, variable_before)
-        _set("RAY_ADDRESS", address if from_environment else None)
+        _set("RAY_ADDRESS", environment)
         if init_fails:
             with pytest.raises(ConnectionError):
                 start_ray(config, tags)
@@ -102,19 +113,29 @@ def test_ray_init_runs_in_loopback_mode_exactly_when_it_should(
             start_ray(config, tags)
         after = ray_constants.ENABLE_RAY_CLUSTER, os.environ.get(VARIABLE)
     finally:
-        ray.is_initialized, ray.init, ray_runtime.private_auth_token = originals
+        (
+            ray.is_initialized,
+            ray.init,
+            ray_runtime.private_auth_token,
+            ray_runtime.token_if_available,
+            services.find_bootstrap_address,
+        ) = originals
         ray_constants.ENABLE_RAY_CLUSTER = constant
         for name, value in saved.items():
             _set(name, value)
     ((cluster_mode, variable, kwargs),) = seen
+    address = configured or environment
+    joined = (environment or latest_started or "auto") if address == "auto" else address
     expected = (not address and loopback_setting is not False) or (
-        bool(address) and is_loopback(address)
+        bool(address) and is_loopback(joined)
     )
     assert (cluster_mode is False and variable == "0") is expected, (address, loopback_setting)
     if not expected:
         assert (cluster_mode, variable) == (constant, variable_before)
     assert after == (constant, variable_before)
     assert ("num_cpus" in kwargs) is (not address)  # a cluster's own resources when joined
+    # The token: written (readable by this user only) for a local Ray, used to join one.
+    assert tokens == (["joined"] if address else ["local"])
 
 
 def _set(name, value):

@@ -43,7 +43,8 @@ def start_ray(config: dict[str, Any], tags: set[str]) -> str | None:
         init.pop("num_gpus", None)
         # A Ray on loopback (the tests' session Ray, say) is joined in the same mode: otherwise
         # Ray turns the address into the machine's external one, where nothing listens.
-        binding = loopback_only() if is_loopback(address) else nullcontext()
+        binding = loopback_only() if is_loopback(joined_address(address)) else nullcontext()
+        token_if_available()
     else:
         private_auth_token()
         binding = loopback_only() if config.get("loopback_only", True) else nullcontext()
@@ -96,6 +97,17 @@ def loopback_only() -> Iterator[None]:
         ray_constants.ENABLE_RAY_CLUSTER = previous[1]
 
 
+def joined_address(address: str) -> str:
+    """The address `ray.init(address=...)` joins, in Ray's own order: `auto` is `RAY_ADDRESS`
+    when set, else the Ray that `ray start` last started on this machine; any other address
+    is itself."""
+    if address != "auto":
+        return address
+    from ray._private.services import find_bootstrap_address  # noqa: PLC0415
+
+    return os.environ.get("RAY_ADDRESS") or find_bootstrap_address(None) or address
+
+
 def is_loopback(address: str) -> bool:
     """Whether a Ray address (``host:port``, ``ray://host:port``, ``auto``) names this machine's
     loopback interface."""
@@ -106,6 +118,22 @@ def is_loopback(address: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def token_if_available() -> None:
+    """Join with Ray's token where one is available and `RAY_AUTH_MODE` is not set.
+
+    Ray 2.60 sends its token to a cluster it is told to join only in token mode, which it turns
+    on by itself only for a cluster it finds on its own (`ray.init(address="auto")` without
+    `RAY_ADDRESS`): given an address, a client in a fresh shell was refused by a cluster with
+    token authentication (`make cluster-up`). This is Ray's own step for `auto`, for every
+    join; an explicit `RAY_AUTH_MODE` is left as it is.
+    """
+    from ray._private.authentication.authentication_token_setup import (  # noqa: PLC0415
+        maybe_enable_token_auth_if_token_available,
+    )
+
+    maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
 
 
 def auth_token_path() -> Path | None:
