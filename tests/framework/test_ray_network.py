@@ -89,40 +89,26 @@ def test_ray_init_runs_in_loopback_mode_exactly_when_it_should(
             raise ConnectionError("no Ray there")
         return _Started()
 
-    saved = {name: os.environ.get(name) for name in (VARIABLE, "RAY_ADDRESS")}
     constant = ray_constants.ENABLE_RAY_CLUSTER
-    originals = (
-        ray.is_initialized,
-        ray.init,
-        ray_runtime.private_auth_token,
-        ray_runtime.token_if_available,
-        services.find_bootstrap_address,
-    )
     tokens = []
-    try:
-        ray.is_initialized, ray.init = (lambda: False), init
-        ray_runtime.private_auth_token = lambda: tokens.append("local")  # no file written
-        ray_runtime.token_if_available = lambda: tokens.append("joined")
-        services.find_bootstrap_address = lambda temp_dir: latest_started
-        _set(VARIABLE, variable_before)
-        _set("RAY_ADDRESS", environment)
+    with pytest.MonkeyPatch.context() as patch:  # Hypothesis: no function-scoped fixture
+        patch.setattr(ray_constants, "ENABLE_RAY_CLUSTER", constant)  # put back whatever happens
+        patch.setattr(ray, "is_initialized", lambda: False)
+        patch.setattr(ray, "init", init)
+        patch.setattr(ray_runtime, "private_auth_token", lambda: tokens.append("local"))
+        patch.setattr(ray_runtime, "token_if_available", lambda: tokens.append("joined"))
+        patch.setattr(services, "find_bootstrap_address", lambda temp_dir: latest_started)
+        for name, value in ((VARIABLE, variable_before), ("RAY_ADDRESS", environment)):
+            if value is None:
+                patch.delenv(name, raising=False)
+            else:
+                patch.setenv(name, value)
         if init_fails:
             with pytest.raises(ConnectionError):
                 start_ray(config, tags)
         else:
             start_ray(config, tags)
         after = ray_constants.ENABLE_RAY_CLUSTER, os.environ.get(VARIABLE)
-    finally:
-        (
-            ray.is_initialized,
-            ray.init,
-            ray_runtime.private_auth_token,
-            ray_runtime.token_if_available,
-            services.find_bootstrap_address,
-        ) = originals
-        ray_constants.ENABLE_RAY_CLUSTER = constant
-        for name, value in saved.items():
-            _set(name, value)
     ((cluster_mode, variable, kwargs),) = seen
     address = configured or environment
     joined = (environment or latest_started or "auto") if address == "auto" else address
@@ -136,13 +122,6 @@ def test_ray_init_runs_in_loopback_mode_exactly_when_it_should(
     assert ("num_cpus" in kwargs) is (not address)  # a cluster's own resources when joined
     # The token: written (readable by this user only) for a local Ray, used to join one.
     assert tokens == (["joined"] if address else ["local"])
-
-
-def _set(name, value):
-    if value is None:
-        os.environ.pop(name, None)
-    else:
-        os.environ[name] = value
 
 
 def test_the_session_ray_listens_on_loopback_only(ray_session):
